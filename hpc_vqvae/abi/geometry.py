@@ -1,0 +1,126 @@
+"""Fixed-grid geolocation and solar geometry, vectorised.
+
+Longitude/latitude follow the GOES-R Product User's Guide (vol. 3, sec. 5.1.2.8): the scan
+angles (x, y) of the fixed grid are intersected with the GRS80 ellipsoid seen from the
+satellite. The sun's position uses the standard low-precision formulas of Meeus, *Astronomical
+Algorithms*, ch. 12 and 25 (about 0.01 deg), which is what Earth-observation tools use.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import numpy as np
+import xarray as xr
+
+_PROJ_KEYS = (
+    "semi_major_axis",
+    "semi_minor_axis",
+    "perspective_point_height",
+    "longitude_of_projection_origin",
+)
+
+
+def _projection(da: xr.DataArray) -> dict[str, float]:
+    missing = [k for k in _PROJ_KEYS if k not in da.attrs]
+    if missing:
+        raise ValueError(f"{da.name!r} lacks projection attributes {missing}: not from read_band?")
+    sweep = da.attrs.get("sweep_angle_axis", "x")
+    if sweep != "x":
+        raise ValueError(f"sweep_angle_axis={sweep!r}: GOES-R fixed grids sweep along x")
+    return {k: float(da.attrs[k]) for k in _PROJ_KEYS}
+
+
+def fixed_grid_lonlat(
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    semi_major_axis: float,
+    semi_minor_axis: float,
+    perspective_point_height: float,
+    longitude_of_projection_origin: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scan angles (radians; 1-D x and y of a grid) -> 2-D (lon, lat) in degrees, NaN off disk."""
+    r_eq, r_pol = semi_major_axis, semi_minor_axis
+    h = perspective_point_height + semi_major_axis
+    xx = np.asarray(x, dtype=np.float64)[None, :]
+    yy = np.asarray(y, dtype=np.float64)[:, None]
+    sin_x, cos_x = np.sin(xx), np.cos(xx)
+    sin_y, cos_y = np.sin(yy), np.cos(yy)
+    ratio = (r_eq / r_pol) ** 2
+    a = sin_x**2 + cos_x**2 * (cos_y**2 + ratio * sin_y**2)
+    b = -2.0 * h * cos_x * cos_y
+    c = h**2 - r_eq**2
+    disc = b**2 - 4.0 * a * c
+    with np.errstate(invalid="ignore"):
+        r_s = (-b - np.sqrt(np.where(disc >= 0, disc, np.nan))) / (2.0 * a)
+    s_x = r_s * cos_x * cos_y
+    s_y = -r_s * sin_x
+    s_z = r_s * cos_x * sin_y
+    lat = np.degrees(np.arctan(ratio * s_z / np.hypot(h - s_x, s_y)))
+    lon = longitude_of_projection_origin - np.degrees(np.arctan(s_y / (h - s_x)))
+    lon = (lon + 180.0) % 360.0 - 180.0
+    return lon, lat
+
+
+def lonlat(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    """(lon, lat) in degrees for every pixel of a band read by ``read_band``; NaN off the disk."""
+    return fixed_grid_lonlat(da["x"].values, da["y"].values, **_projection(da))
+
+
+# --- sun ---------------------------------------------------------------------------------------
+
+_J2000 = np.datetime64("2000-01-01T12:00:00", "ns")
+
+
+def _days_since_j2000(t: datetime | np.datetime64) -> float:
+    return float((np.datetime64(t, "ns") - _J2000) / np.timedelta64(1, "D"))
+
+
+def sun_ra_dec(t: datetime | np.datetime64) -> tuple[float, float]:
+    """Geometric right ascension and declination of the sun (radians), Meeus ch. 25."""
+    cent = _days_since_j2000(t) / 36525.0
+    mean_lon = 280.46646 + 36000.76983 * cent + 0.0003032 * cent**2
+    anomaly = np.radians(357.52911 + 35999.05029 * cent - 0.0001537 * cent**2)
+    centre = (
+        (1.914602 - 0.004817 * cent - 0.000014 * cent**2) * np.sin(anomaly)
+        + (0.019993 - 0.000101 * cent) * np.sin(2 * anomaly)
+        + 0.000289 * np.sin(3 * anomaly)
+    )
+    true_lon = np.radians(mean_lon + centre)
+    obliquity = np.radians(
+        23.0 + 26.0 / 60 + 21.448 / 3600 - (46.8150 * cent + 0.00059 * cent**2 - 0.001813 * cent**3) / 3600
+    )
+    ra = np.arctan2(np.cos(obliquity) * np.sin(true_lon), np.cos(true_lon))
+    dec = np.arcsin(np.sin(obliquity) * np.sin(true_lon))
+    return float(ra), float(dec)
+
+
+def greenwich_sidereal_angle(t: datetime | np.datetime64) -> float:
+    """Greenwich mean sidereal time as an angle (radians), Meeus eq. 12.4."""
+    days = _days_since_j2000(t)
+    cent = days / 36525.0
+    theta = 280.46061837 + 360.98564736629 * days + 0.000387933 * cent**2 - cent**3 / 38710000.0
+    return float(np.radians(theta % 360.0))
+
+
+def sun_zenith(t: datetime | np.datetime64, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Solar zenith angle in degrees at time ``t`` (UTC) for lon/lat in degrees (NaN stays NaN)."""
+    ra, dec = sun_ra_dec(t)
+    hour_angle = greenwich_sidereal_angle(t) + np.radians(lon) - ra
+    lat_r = np.radians(lat)
+    cos_zen = np.sin(lat_r) * np.sin(dec) + np.cos(lat_r) * np.cos(dec) * np.cos(hour_angle)
+    return np.degrees(np.arccos(np.clip(cos_zen, -1.0, 1.0)))
+
+
+def solar_zenith(da: xr.DataArray) -> xr.DataArray:
+    """Solar zenith (degrees) of every pixel of a band at its scan's mid time; NaN off disk."""
+    lon, lat = lonlat(da)
+    sza = sun_zenith(np.datetime64(da.attrs["time"]), lon, lat).astype(np.float32)
+    return xr.DataArray(
+        sza,
+        dims=("y", "x"),
+        coords={"y": da["y"], "x": da["x"]},
+        name="solar_zenith_angle",
+        attrs={"units": "degree", "standard_name": "solar_zenith_angle", "time": da.attrs["time"]},
+    )

@@ -1,0 +1,164 @@
+"""NOAA ABI L1b file names and the open-data archive layout.
+
+Names look like ``OR_ABI-L1b-RadM1-M6C13_G17_s20193351027275_e..._c....nc``; the time stamps are
+``YYYYJJJHHMMSSt`` (day of year, t = tenths of a second). In the archive they live under
+``ABI-L1b-Rad{F,C,M}/YYYY/JJJ/HH/``; M1 and M2 share ``RadM``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+SECTORS = ("F", "C", "M1", "M2")
+MODES = (3, 4, 6)
+SATELLITES = ("G16", "G17", "G18", "G19")
+
+_NAME_RE = re.compile(
+    r"^OR_ABI-L1b-Rad(?P<sector>F|C|M1|M2)-M(?P<mode>[346])C(?P<band>0[1-9]|1[0-6])"
+    r"_(?P<satellite>G1[6-9])_s(?P<start>\d{14})_e(?P<end>\d{14})_c(?P<created>\d{14})\.nc$"
+)
+
+
+class ABINameError(ValueError):
+    """A file name that is not an ABI L1b radiance file name."""
+
+
+def parse_stamp(stamp: str) -> datetime:
+    """``YYYYJJJHHMMSSt`` -> datetime (naive, UTC)."""
+    if len(stamp) != 14 or not stamp.isdigit():
+        raise ABINameError(f"bad ABI time stamp {stamp!r}: expected YYYYJJJHHMMSSt")
+    year, doy = int(stamp[:4]), int(stamp[4:7])
+    hh, mm, ss, tenth = int(stamp[7:9]), int(stamp[9:11]), int(stamp[11:13]), int(stamp[13])
+    if not (1 <= doy <= 366 and hh < 24 and mm < 60 and ss < 61):
+        raise ABINameError(f"bad ABI time stamp {stamp!r}: field out of range")
+    return datetime(year, 1, 1) + timedelta(
+        days=doy - 1, hours=hh, minutes=mm, seconds=ss, milliseconds=100 * tenth
+    )
+
+
+def format_stamp(t: datetime) -> str:
+    """datetime -> ``YYYYJJJHHMMSSt`` (truncated to tenths of a second, as NOAA does)."""
+    return f"{t:%Y%j%H%M%S}{t.microsecond // 100_000}"
+
+
+@dataclass(frozen=True, order=True)
+class ABIFileName:
+    """The fields of one L1b file name."""
+
+    satellite: str  # G16..G19
+    sector: str  # F, C, M1, M2
+    start: datetime
+    band: int  # 1..16
+    mode: int  # 3, 4, 6
+    end: datetime
+    created: datetime
+
+    @property
+    def name(self) -> str:
+        return (
+            f"OR_ABI-L1b-Rad{self.sector}-M{self.mode}C{self.band:02d}_{self.satellite}"
+            f"_s{format_stamp(self.start)}_e{format_stamp(self.end)}"
+            f"_c{format_stamp(self.created)}.nc"
+        )
+
+    @property
+    def product(self) -> str:
+        """The archive's product folder: M1 and M2 share ``ABI-L1b-RadM``."""
+        return f"ABI-L1b-Rad{self.sector[0]}"
+
+    @property
+    def archive_dir(self) -> Path:
+        """Relative folder in the NOAA open-data layout ``ABI-L1b-RadX/YYYY/JJJ/HH``."""
+        return Path(self.product, f"{self.start:%Y}", f"{self.start:%j}", f"{self.start:%H}")
+
+    @property
+    def archive_path(self) -> Path:
+        return self.archive_dir / self.name
+
+    @property
+    def scan_key(self) -> tuple[str, str, datetime]:
+        """Files with the same key belong to one scan (one time step, all bands)."""
+        return (self.satellite, self.sector, self.start)
+
+    def with_band(self, band: int) -> ABIFileName:
+        return replace(self, band=band)
+
+
+def parse_name(name: str | Path) -> ABIFileName:
+    """Parse an L1b file name (a bare name or a path); raise ABINameError naming it if unknown."""
+    base = Path(name).name
+    m = _NAME_RE.match(base)
+    if m is None:
+        raise ABINameError(f"not an ABI L1b radiance file name: {base!r}")
+    return ABIFileName(
+        satellite=m["satellite"],
+        sector=m["sector"],
+        start=parse_stamp(m["start"]),
+        band=int(m["band"]),
+        mode=int(m["mode"]),
+        end=parse_stamp(m["end"]),
+        created=parse_stamp(m["created"]),
+    )
+
+
+@dataclass(frozen=True)
+class ArchiveFile:
+    """A ``*.nc`` found in an archive: its parsed name, or why the name was not understood."""
+
+    path: Path
+    name: ABIFileName | None
+    problem: str | None = None
+
+
+def walk_archive(
+    root: str | Path,
+    *,
+    years: Iterable[int] | None = None,
+    sectors: Iterable[str] | None = None,
+) -> Iterator[ArchiveFile]:
+    """Yield every ``*.nc`` under ``root/ABI-L1b-Rad*/YYYY/`` for the requested years and sectors.
+
+    Only the year folders asked for are walked, so a ten-year archive is not listed to read one
+    year. Names that do not parse are yielded with ``name=None`` and the reason, not raised.
+    """
+    root = Path(root)
+    want_years = None if years is None else {int(y) for y in years}
+    want_products = None if sectors is None else {f"ABI-L1b-Rad{s[0]}" for s in sectors}
+    for product_dir in sorted(p for p in root.glob("ABI-L1b-Rad*") if p.is_dir()):
+        if want_products is not None and product_dir.name not in want_products:
+            continue
+        for year_dir in sorted(p for p in product_dir.iterdir() if p.is_dir()):
+            if want_years is not None and (
+                not year_dir.name.isdigit() or int(year_dir.name) not in want_years
+            ):
+                continue
+            for path in sorted(year_dir.rglob("*.nc")):
+                try:
+                    yield ArchiveFile(path, parse_name(path))
+                except ABINameError as err:
+                    yield ArchiveFile(path, None, str(err))
+
+
+def place_in_archive(files: Iterable[str | Path], root: str | Path, *, copy: bool = False) -> list[Path]:
+    """Link (or copy) loose L1b files into the archive layout under ``root``; return new paths.
+
+    Useful for a folder of downloads that are not laid out as in the NOAA buckets.
+    """
+    import shutil
+
+    out = []
+    for f in files:
+        src = Path(f).resolve()
+        dest = Path(root) / parse_name(src).archive_path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.exists():
+            if copy:
+                shutil.copy2(src, dest)
+            else:
+                dest.symlink_to(src)
+        out.append(dest)
+    return out

@@ -1,0 +1,181 @@
+"""Read one ABI L1b radiance file into a calibrated, geolocatable ``xarray.DataArray``.
+
+Packing is undone by hand (netCDF4 with auto mask/scale off) because NOAA's files store
+unsigned counts in signed ints (``_Unsigned="true"``) and the fill value in that unsigned
+domain; files re-saved by xarray keep that for ``Rad`` but may hold x/y as plain floats.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import netCDF4
+import numpy as np
+import xarray as xr
+
+from .bands import BANDS
+from .calibration import brightness_temperature, reflectance_factor
+from .names import ABINameError, parse_name
+
+_J2000 = datetime(2000, 1, 1, 12)
+_PROJ_ATTRS = (
+    "semi_major_axis",
+    "semi_minor_axis",
+    "perspective_point_height",
+    "longitude_of_projection_origin",
+    "latitude_of_projection_origin",
+    "inverse_flattening",
+    "sweep_angle_axis",
+)
+_SCENE_SECTOR = {"Full Disk": "F", "CONUS": "C"}
+
+
+class ABIReadError(OSError):
+    """An L1b file that cannot be read: unreadable, truncated, or missing what calibration needs."""
+
+
+def _attr(var: netCDF4.Variable, name: str, default=None):
+    return var.getncattr(name) if name in var.ncattrs() else default
+
+
+def _is_unsigned(var: netCDF4.Variable) -> bool:
+    return str(_attr(var, "_Unsigned", "false")).lower() == "true"
+
+
+def _raw(var: netCDF4.Variable) -> tuple[np.ndarray, np.ndarray]:
+    """The stored integers (viewed unsigned where flagged) and the mask of fill values."""
+    raw = np.asarray(var[...])
+    fill = _attr(var, "_FillValue")
+    if _is_unsigned(var) and raw.dtype.kind == "i":
+        udtype = raw.dtype.str.replace("i", "u")
+        raw = raw.view(udtype)
+        fill = None if fill is None else np.asarray(fill).astype(raw.dtype.str.replace("i", "u"))
+    is_fill = np.zeros(raw.shape, bool) if fill is None else raw == fill
+    if raw.dtype.kind == "f":
+        is_fill |= np.isnan(raw)
+    return raw, is_fill
+
+
+def _decimal(value) -> float:
+    """A float32 attribute as the decimal NOAA wrote (2.8e-05, not 2.7999999e-05)."""
+    return float(repr(np.float32(value)).removeprefix("np.float32(").removesuffix(")"))
+
+
+def unpack(var: netCDF4.Variable, *, decimal_scale: bool = False) -> np.ndarray:
+    """Counts -> physical values in float64, fill -> NaN. scale/offset are float32 attrs."""
+    raw, is_fill = _raw(var)
+    scale = _attr(var, "scale_factor")
+    offset = _attr(var, "add_offset")
+    to_float = _decimal if decimal_scale else (lambda v: float(np.float32(v)))
+    out = raw.astype(np.float64)
+    if scale is not None:
+        out *= to_float(scale)
+    if offset is not None:
+        out += to_float(offset)
+    out[is_fill] = np.nan
+    return out
+
+
+def _scalar(ds: netCDF4.Dataset, name: str) -> float:
+    if name not in ds.variables:
+        raise KeyError(name)
+    value = unpack(ds.variables[name])
+    return float(np.asarray(value).reshape(-1)[0])
+
+
+def _seconds(t: float) -> str:
+    return (_J2000 + timedelta(seconds=float(t))).isoformat(timespec="microseconds")
+
+
+def _sector(path: Path, ds: netCDF4.Dataset) -> str:
+    for name in (path.name, str(getattr(ds, "dataset_name", ""))):
+        try:
+            return parse_name(name).sector
+        except ABINameError:
+            continue
+    scene = str(getattr(ds, "scene_id", ""))
+    return _SCENE_SECTOR.get(scene, scene or "unknown")
+
+
+def _mode(ds: netCDF4.Dataset) -> int | None:
+    timeline = str(getattr(ds, "timeline_id", ""))
+    digits = "".join(c for c in timeline if c.isdigit())
+    return int(digits) if digits else None
+
+
+def _calibrate(ds: netCDF4.Dataset, band: int, rad: np.ndarray) -> tuple[np.ndarray, dict]:
+    if BANDS[band].emissive:
+        coeffs = [_scalar(ds, k) for k in ("planck_fk1", "planck_fk2", "planck_bc1", "planck_bc2")]
+        if not np.all(np.isfinite(coeffs)):
+            raise ValueError("planck_fk1/fk2/bc1/bc2 are fill values")
+        attrs = {"units": "K", "standard_name": "toa_brightness_temperature"}
+        return brightness_temperature(rad, *coeffs), attrs | {"calibration": "brightness_temperature"}
+    k0 = _scalar(ds, "kappa0")
+    if not np.isfinite(k0):
+        raise ValueError("kappa0 is a fill value")
+    attrs = {"units": "1", "standard_name": "toa_bidirectional_reflectance"}
+    return reflectance_factor(rad, k0), attrs | {"calibration": "reflectance", "kappa0": k0}
+
+
+def _read(path: Path, ds: netCDF4.Dataset, mask_dqf: bool) -> xr.DataArray:
+    ds.set_auto_maskandscale(False)
+    band = int(np.asarray(ds.variables["band_id"][...]).reshape(-1)[0])
+    if band not in BANDS:
+        raise ValueError(f"band_id {band} is not an ABI band")
+    rad = unpack(ds.variables["Rad"])
+    if mask_dqf:
+        dqf, dqf_fill = _raw(ds.variables["DQF"])
+        rad[(dqf >= 2) | dqf_fill] = np.nan
+    values, cal_attrs = _calibrate(ds, band, rad)
+    x = unpack(ds.variables["x"], decimal_scale=True)
+    y = unpack(ds.variables["y"], decimal_scale=True)
+    proj = ds.variables["goes_imager_projection"]
+    t_start, t_end = (float(v) for v in unpack(ds.variables["time_bounds"]))
+    attrs = {
+        "band": band,
+        "band_name": f"C{band:02d}",
+        "wavelength": _decimal(_scalar(ds, "band_wavelength")),
+        "platform": str(ds.getncattr("platform_ID")),
+        "sector": _sector(path, ds),
+        "scan_mode": _mode(ds),
+        "start_time": _seconds(t_start),
+        "end_time": _seconds(t_end),
+        "time": _seconds(_scalar(ds, "t")),
+        "resolution_km": BANDS[band].resolution_km,
+        "dqf_masked": int(mask_dqf),
+        "source_file": path.name,
+        **cal_attrs,
+        **{k: _attr(proj, k) for k in _PROJ_ATTRS},
+    }
+    attrs["sweep_angle_axis"] = str(attrs["sweep_angle_axis"])
+    return xr.DataArray(
+        values.astype(np.float32),
+        dims=("y", "x"),
+        coords={
+            "y": ("y", y, {"units": "rad", "standard_name": "projection_y_coordinate"}),
+            "x": ("x", x, {"units": "rad", "standard_name": "projection_x_coordinate"}),
+        },
+        name=f"C{band:02d}",
+        attrs=attrs,
+    )
+
+
+def read_band(path: str | Path, *, mask_dqf: bool = True) -> xr.DataArray:
+    """Calibrated 2-D (y, x) float32 field of one L1b file: BT in K (bands 7-16) or reflectance
+    factor (bands 1-6); fill -> NaN, and with ``mask_dqf`` pixels of DQF >= 2 too.
+
+    Raises ABIReadError, naming the file, if it is missing, corrupt, truncated or incomplete.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ABIReadError(f"{path}: no such file")
+    try:
+        with netCDF4.Dataset(path, "r") as ds:
+            return _read(path, ds, mask_dqf)
+    except ABIReadError:
+        raise
+    except KeyError as err:
+        raise ABIReadError(f"{path}: not an ABI L1b file, variable or attribute {err} missing") from None
+    except (OSError, RuntimeError, ValueError, IndexError) as err:
+        raise ABIReadError(f"{path}: unreadable ABI L1b file ({err})") from None
