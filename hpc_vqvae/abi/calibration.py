@@ -32,8 +32,8 @@ def reflectance_factor(rad: np.ndarray, kappa0: float) -> np.ndarray:
 
 
 def radiance_from_reflectance(refl: np.ndarray, kappa0: float) -> np.ndarray:
-    """Inverse of reflectance_factor."""
-    return np.asarray(refl, dtype=np.float64) / kappa0
+    """Inverse of reflectance_factor (keeps the input's float precision)."""
+    return np.asarray(refl) / kappa0
 
 
 def kappa0(esun: float, earth_sun_distance_au: float) -> float:

@@ -1,0 +1,28 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+REQUIRE_REAL_ENV = "HPC_VQVAE_REQUIRE_REAL"
+
+
+def require_real(component: str, available: bool, reason: str) -> None:
+    """Insist on a real component (MPI, a file, a tool) for the calling test.
+
+    If ``available`` is false the test is skipped with ``reason``, except when
+    ``HPC_VQVAE_REQUIRE_REAL=1`` (set by CI in ``.ci/run``): then it fails, so
+    that a missing real component can never pass CI as a silent skip.
+
+    Example::
+
+        require_real("MPI", shutil.which("mpiexec") is not None, "mpiexec not on PATH")
+    """
+    if available:
+        return
+    message = f"{component} not available: {reason}"
+    if os.environ.get(REQUIRE_REAL_ENV) == "1":
+        pytest.fail(f"{message} ({REQUIRE_REAL_ENV}=1 requires it)", pytrace=False)
+    pytest.skip(message)
