@@ -47,7 +47,9 @@ def _wrap(parse):
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m hpc_vqvae.synth", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(
+        prog="python -m hpc_vqvae.synth", description=__doc__.splitlines()[0]
+    )
     p.add_argument("--archive", type=Path, required=True, help="root of the archive tree to write")
     p.add_argument("--start", type=_day, required=True, help="first day, YYYY-MM-DD")
     p.add_argument("--end", type=_day, required=True, help="last day (inclusive), YYYY-MM-DD")

@@ -89,7 +89,10 @@ def sun_ra_dec(t: datetime | np.datetime64) -> tuple[float, float]:
     )
     true_lon = np.radians(mean_lon + centre)
     obliquity = np.radians(
-        23.0 + 26.0 / 60 + 21.448 / 3600 - (46.8150 * cent + 0.00059 * cent**2 - 0.001813 * cent**3) / 3600
+        23.0
+        + 26.0 / 60
+        + 21.448 / 3600
+        - (46.8150 * cent + 0.00059 * cent**2 - 0.001813 * cent**3) / 3600
     )
     ra = np.arctan2(np.cos(obliquity) * np.sin(true_lon), np.cos(true_lon))
     dec = np.arcsin(np.sin(obliquity) * np.sin(true_lon))

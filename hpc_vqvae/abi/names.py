@@ -143,7 +143,9 @@ def walk_archive(
                     yield ArchiveFile(path, None, str(err))
 
 
-def place_in_archive(files: Iterable[str | Path], root: str | Path, *, copy: bool = False) -> list[Path]:
+def place_in_archive(
+    files: Iterable[str | Path], root: str | Path, *, copy: bool = False
+) -> list[Path]:
     """Link (or copy) loose L1b files into the archive layout under ``root``; return new paths.
 
     Useful for a folder of downloads that are not laid out as in the NOAA buckets.

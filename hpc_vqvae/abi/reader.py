@@ -110,7 +110,9 @@ def _calibrate(ds: netCDF4.Dataset, band: int, rad: np.ndarray) -> tuple[np.ndar
         if not np.all(np.isfinite(coeffs)):
             raise ValueError("planck_fk1/fk2/bc1/bc2 are fill values")
         attrs = {"units": "K", "standard_name": "toa_brightness_temperature"}
-        return brightness_temperature(rad, *coeffs), attrs | {"calibration": "brightness_temperature"}
+        return brightness_temperature(rad, *coeffs), attrs | {
+            "calibration": "brightness_temperature"
+        }
     k0 = _scalar(ds, "kappa0")
     if not np.isfinite(k0):
         raise ValueError("kappa0 is a fill value")
@@ -176,6 +178,8 @@ def read_band(path: str | Path, *, mask_dqf: bool = True) -> xr.DataArray:
     except ABIReadError:
         raise
     except KeyError as err:
-        raise ABIReadError(f"{path}: not an ABI L1b file, variable or attribute {err} missing") from None
+        raise ABIReadError(
+            f"{path}: not an ABI L1b file, variable or attribute {err} missing"
+        ) from None
     except (OSError, RuntimeError, ValueError, IndexError) as err:
         raise ABIReadError(f"{path}: unreadable ABI L1b file ({err})") from None

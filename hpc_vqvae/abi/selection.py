@@ -15,7 +15,9 @@ def _ranges(text: str, what: str, lo: int, hi: int) -> list[int]:
         part = part.strip()
         m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
         if m is None:
-            raise ValueError(f"bad {what} {text!r}: expected e.g. '{lo}', '{lo}-{lo + 2}' or '{lo},{lo + 2}'")
+            raise ValueError(
+                f"bad {what} {text!r}: expected e.g. '{lo}', '{lo}-{lo + 2}' or '{lo},{lo + 2}'"
+            )
         first, last = int(m[1]), int(m[2] or m[1])
         if first > last or first < lo or last > hi:
             raise ValueError(f"bad {what} {text!r}: {part!r} outside {lo}..{hi} or reversed")

@@ -38,7 +38,9 @@ class ArchiveSpec:
         return scan_times(self.start, self.end, self.sector, self.every, self.hours)
 
 
-def _scan_rng(seed: int, satellite: str, sector: str, start: datetime, salt: int) -> np.random.Generator:
+def _scan_rng(
+    seed: int, satellite: str, sector: str, start: datetime, salt: int
+) -> np.random.Generator:
     key = zlib.crc32(f"{satellite}{sector}".encode())
     return np.random.default_rng([seed, key, int(start.timestamp() * 10), salt])
 
@@ -53,7 +55,12 @@ def write_scan(spec: ArchiveSpec, start: datetime) -> list[Path]:
         x, y = frame.centres(2)  # the scene lives on the 1 km grid
         lon, lat = fixed_grid_lonlat(x, y, **projection(spec.satellite))
         mid = start + (names[spec.bands[0]].end - start) / 2
-        scene = Scene(lon, lat, sun_zenith(mid, lon, lat), _scan_rng(spec.seed, spec.satellite, spec.sector, start, 0))
+        scene = Scene(
+            lon,
+            lat,
+            sun_zenith(mid, lon, lat),
+            _scan_rng(spec.seed, spec.satellite, spec.sector, start, 0),
+        )
         for band in todo:
             noise = _scan_rng(spec.seed, spec.satellite, spec.sector, start, band)
             write_l1b(paths[band], L1bScan(names[band], frame), scene.band(band, noise))

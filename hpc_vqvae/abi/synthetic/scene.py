@@ -96,7 +96,9 @@ class Scene:
 
     def brightness_temperature(self, band: int) -> np.ndarray:
         eps, ice = self.emissivity, self.ice
-        clear = self.t_sfc - self.wv * (1.0 if band in (11, 13, 14, 15) else 0.5) + CLEAR_OFFSET[band]
+        clear = (
+            self.t_sfc - self.wv * (1.0 if band in (11, 13, 14, 15) else 0.5) + CLEAR_OFFSET[band]
+        )
         if band in ABSORBER_T:
             clear = np.minimum(clear, ABSORBER_T[band] + 0.2 * (clear - ABSORBER_T[band]))
         bt = eps * np.minimum(self.t_top, clear) + (1.0 - eps) * clear
@@ -132,7 +134,9 @@ class Scene:
         return to_resolution(field, BANDS[band].resolution_km, rng)
 
 
-def to_resolution(field_1km: np.ndarray, resolution_km: float, rng: np.random.Generator) -> np.ndarray:
+def to_resolution(
+    field_1km: np.ndarray, resolution_km: float, rng: np.random.Generator
+) -> np.ndarray:
     """1 km field -> 0.5 km (with sub-pixel texture that averages back out) or 2 km (block mean)."""
     if resolution_km == 1.0:
         return field_1km

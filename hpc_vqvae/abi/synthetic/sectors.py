@@ -21,7 +21,6 @@ PLATFORMS = {
 }
 
 
-
 def projection(satellite: str) -> dict[str, float]:
     """The GOES-R fixed-grid projection of a platform (GRS80, sweep x)."""
     return {
@@ -100,7 +99,9 @@ def scan_times(
     """Scan start times from ``start`` to ``end`` (inclusive of that day) at the cadence."""
     step = every or CADENCE[sector]
     if step < CADENCE[sector] or step % CADENCE[sector]:
-        raise ValueError(f"--every {step} is not a multiple of the {sector} cadence {CADENCE[sector]}")
+        raise ValueError(
+            f"--every {step} is not a multiple of the {sector} cadence {CADENCE[sector]}"
+        )
     offset = timedelta(seconds=START_OFFSET_S[sector])
     slot = datetime(start.year, start.month, start.day)
     times = []

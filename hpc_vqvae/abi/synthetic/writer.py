@@ -31,7 +31,7 @@ class L1bScan:
 
     @property
     def times(self) -> tuple[float, float, float]:
-        """(start, end, mid) in seconds since the J2000 epoch, as stored in ``time_bounds``/``t``."""
+        """(start, end, mid) in seconds since J2000, as stored in ``time_bounds`` and ``t``."""
         start = (self.name.start - _J2000).total_seconds()
         end = (self.name.end - _J2000).total_seconds() + 0.05
         return start, end, (start + end) / 2
@@ -51,7 +51,9 @@ def to_counts(field: np.ndarray, band: int, k0: float) -> tuple[np.ndarray, np.n
     """Calibrated field -> (uint16 counts with fill, uint8 DQF), saturating as the sensor does."""
     c = band_constants(band)
     if BANDS[band].emissive:
-        rad = radiance_from_bt(field, c["planck_fk1"], c["planck_fk2"], c["planck_bc1"], c["planck_bc2"])
+        rad = radiance_from_bt(
+            field, c["planck_fk1"], c["planck_fk2"], c["planck_bc1"], c["planck_bc2"]
+        )
     else:
         rad = radiance_from_reflectance(field, k0)
     counts = np.rint(((rad - c["add_offset"]) / c["scale_factor"]).astype(np.float32))
@@ -86,7 +88,9 @@ def _scan_values(scan: L1bScan, counts: np.ndarray, dqf: np.ndarray, k0: float, 
         "focal_plane_temperature_threshold_exceeded_count": 0,
         "min_radiance_value_of_valid_pixels": good.min() * scale + offset if good.size else -999.0,
         "max_radiance_value_of_valid_pixels": good.max() * scale + offset if good.size else -999.0,
-        "mean_radiance_value_of_valid_pixels": good.mean() * scale + offset if good.size else -999.0,
+        "mean_radiance_value_of_valid_pixels": good.mean() * scale + offset
+        if good.size
+        else -999.0,
         "std_dev_radiance_value_of_valid_pixels": good.std() * scale if good.size else -999.0,
     }
 
@@ -110,6 +114,30 @@ def _globals(scan: L1bScan, header: dict) -> dict:
     return out
 
 
+def _packed_angles(coord: np.ndarray, spec: dict) -> np.ndarray:
+    """Scan angles as NOAA packs them: int16 steps from the first pixel (its add_offset)."""
+    scale = float(decode(spec["attrs"]["scale_factor"]))
+    return np.rint((coord - np.float32(coord[0])) / scale).astype(np.dtype(spec["dtype"]))
+
+
+def _scan_attrs(scan: L1bScan, dqf: np.ndarray, x: np.ndarray, y: np.ndarray) -> dict:
+    """Per-scan attribute values, by variable (they fill the template's placeholders)."""
+    name = scan.name
+    return {
+        "x": {"add_offset": np.float32(x[0])},
+        "y": {"add_offset": np.float32(y[0])},
+        "DQF": {f"percent_{k}_qf": np.float32(np.mean(dqf == i)) for i, k in enumerate(_DQF_KEYS)},
+        "geospatial_lat_lon_extent": _extent_attrs(scan.frame, name.satellite),
+        "goes_imager_projection": {
+            "longitude_of_projection_origin": np.float64(PLATFORMS[name.satellite][0])
+        },
+        "algorithm_dynamic_input_data_container": {
+            "input_ABI_L0_data": f"OR_ABI-L0-{name.sector}-M{name.mode}_{name.satellite}"
+            f"_s{format_stamp(name.start)}_e{format_stamp(name.end)}_c*.nc"
+        },
+    }
+
+
 def write_l1b(path: str | Path, scan: L1bScan, field: np.ndarray) -> Path:
     """Write the calibrated ``field`` (BT in K or reflectance factor) of one band as an L1b file.
 
@@ -117,28 +145,35 @@ def write_l1b(path: str | Path, scan: L1bScan, field: np.ndarray) -> Path:
     header for the band; the file is written under a temporary name and renamed, so a killed
     generator never leaves a half file under the real name.
     """
-    name, frame = scan.name, scan.frame
-    band = name.band
+    band = scan.name.band
     header = _band_header(band)  # read-only here
-    esd = earth_sun_distance(name.start)
+    esd = earth_sun_distance(scan.name.start)
     k0 = kappa0(band_constants(band)["esun"], esd) if not BANDS[band].emissive else float("nan")
     counts, dqf = to_counts(field, band, k0)
-    factor = round(2.0 / BANDS[band].resolution_km)
-    x, y = frame.centres(factor)
-    values = _scan_values(scan, counts, dqf, k0, esd)
-    proj_lon, sub_lon, _, _ = PLATFORMS[name.satellite]
+    x, y = scan.frame.centres(round(2.0 / BANDS[band].resolution_km))
+    specs = header["variables"]
+    values = _scan_values(scan, counts, dqf, k0, esd) | {
+        "Rad": counts.view(np.int16),
+        "DQF": dqf.view(np.int8),
+        "x": _packed_angles(x, specs["x"]),
+        "y": _packed_angles(y, specs["y"]),
+        "band_id": [band],
+        "nominal_satellite_subpoint_lon": PLATFORMS[scan.name.satellite][1],
+    }
+    scan_attrs = _scan_attrs(scan, dqf, x, y)
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
-    dims = dict(header["dims"], y=len(y), x=len(x))
     with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
         ds.set_auto_maskandscale(False)
-        for dim, size in dims.items():
+        for dim, size in dict(header["dims"], y=len(y), x=len(x)).items():
             ds.createDimension(dim, size)
-        for vname, spec in header["variables"].items():
-            attrs = {k: decode(v) for k, v in spec["attrs"].items()}
-            fill = attrs.pop("_FillValue", None)
+        for vname, spec in specs.items():
+            attrs = {k: decode(v) for k, v in spec["attrs"].items()} | scan_attrs.get(vname, {})
+            unset = [k for k, v in attrs.items() if v is None]
+            if unset:
+                raise ValueError(f"{vname}: per-scan attributes {unset} were not filled in")
             var = ds.createVariable(
                 vname,
                 np.dtype(spec["dtype"]),
@@ -148,75 +183,40 @@ def write_l1b(path: str | Path, scan: L1bScan, field: np.ndarray) -> Path:
                 shuffle=spec["shuffle"],
                 chunksizes=spec["chunks"],
                 contiguous=spec["chunks"] is None and not spec["zlib"],
-                fill_value=fill,
+                fill_value=False,  # _FillValue goes in with the others, in NOAA's order
             )
             var.set_auto_maskandscale(False)
-            if vname in ("x", "y"):
-                attrs["add_offset"] = np.float32((x if vname == "x" else y)[0])
-            elif vname == "DQF":
-                total = dqf.size
-                for key in _DQF_KEYS:
-                    flag = _DQF_KEYS.index(key)
-                    attrs[f"percent_{key}_qf"] = np.float32((dqf == flag).sum() / total)
-            elif vname == "geospatial_lat_lon_extent":
-                attrs.update(_extent_attrs(frame, name.satellite))
-            elif vname == "goes_imager_projection":
-                attrs["longitude_of_projection_origin"] = np.float64(proj_lon)
-            elif vname == "algorithm_dynamic_input_data_container":
-                attrs["input_ABI_L0_data"] = (
-                    f"OR_ABI-L0-{name.sector}-M{name.mode}_{name.satellite}"
-                    f"_s{format_stamp(name.start)}_e{format_stamp(name.end)}_c*.nc"
-                )
-            unset = [k for k, v in attrs.items() if v is None]
-            if unset:
-                raise ValueError(f"{vname}: per-scan attributes {unset} were not filled in")
             var.setncatts(attrs)
-            var[...] = _data(vname, spec, header, values, counts, dqf, x, y, name, sub_lon)
+            value = values[vname] if vname in values else decode(spec["value"])
+            if value is None:
+                raise ValueError(f"template variable {vname} has no value for a synthetic scan")
+            var[...] = np.asarray(value, dtype=np.dtype(spec["dtype"]))
         ds.setncatts(_globals(scan, header))
     tmp.replace(path)
     return path
 
 
-def _data(vname, spec, header, values, counts, dqf, x, y, name, sub_lon):
-    dtype = np.dtype(spec["dtype"])
-    if vname == "Rad":
-        return counts.view(np.int16)
-    if vname == "DQF":
-        return dqf.view(np.int8)
-    if vname in ("x", "y"):
-        coord = x if vname == "x" else y
-        scale = float(decode(spec["attrs"]["scale_factor"]))
-        raw = np.rint((coord - np.float32(coord[0])) / scale)
-        return raw.astype(dtype)
-    if vname in values:
-        return np.asarray(values[vname], dtype=dtype)
-    if vname == "band_id":
-        return np.array([name.band], dtype=dtype)
-    if vname == "nominal_satellite_subpoint_lon":
-        return np.asarray(sub_lon, dtype=dtype)
-    value = spec["value"]
-    if value is None:
-        raise ValueError(f"template variable {vname} has no value for a synthetic scan")
-    return np.asarray(decode(value), dtype=dtype)
-
-
 def _extent_attrs(frame: ScanFrame, satellite: str) -> dict:
+    """The lat/lon box NOAA writes into ``geospatial_lat_lon_extent`` (-999 when off disk)."""
     from ..geometry import fixed_grid_lonlat
 
+    proj = projection(satellite)
     x, y = frame.centres(1)
-    lon, lat = fixed_grid_lonlat(x[:: max(1, len(x) // 50)], y[:: max(1, len(y) // 50)],
-                                 **projection(satellite))  # fmt: skip
-    cx, cy = np.array([x.mean()]), np.array([y.mean()])
-    clon, clat = fixed_grid_lonlat(cx, cy, **projection(satellite))
-    f32 = np.float32
+    lon, lat = fixed_grid_lonlat(x[:: max(1, len(x) // 50)], y[:: max(1, len(y) // 50)], **proj)
+    clon, clat = fixed_grid_lonlat(np.array([x.mean()]), np.array([y.mean()]), **proj)
+    on_disk = np.isfinite(lon).any()
+
+    def f32(reduce, values):
+        return np.float32(reduce(values) if on_disk else -999.0)
+
     return {
-        "geospatial_westbound_longitude": f32(np.nanmin(lon)) if np.isfinite(lon).any() else f32(-999),
-        "geospatial_northbound_latitude": f32(np.nanmax(lat)) if np.isfinite(lat).any() else f32(-999),
-        "geospatial_eastbound_longitude": f32(np.nanmax(lon)) if np.isfinite(lon).any() else f32(-999),
-        "geospatial_southbound_latitude": f32(np.nanmin(lat)) if np.isfinite(lat).any() else f32(-999),
-        "geospatial_lat_center": f32(clat[0, 0]),
-        "geospatial_lon_center": f32(clon[0, 0]),
-        "geospatial_lon_nadir": f32(PLATFORMS[satellite][0]),
+        "geospatial_westbound_longitude": f32(np.nanmin, lon),
+        "geospatial_northbound_latitude": f32(np.nanmax, lat),
+        "geospatial_eastbound_longitude": f32(np.nanmax, lon),
+        "geospatial_southbound_latitude": f32(np.nanmin, lat),
+        "geospatial_lat_center": np.float32(clat[0, 0]),
+        "geospatial_lon_center": np.float32(clon[0, 0]),
+        "geospatial_lon_nadir": np.float32(PLATFORMS[satellite][0]),
     }
 
 
