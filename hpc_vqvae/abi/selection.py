@@ -9,15 +9,13 @@ _EVERY_RE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|hour|d|day)s?\s*$", re.IGNOR
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 
 
-def _ranges(text: str, what: str, lo: int, hi: int) -> list[int]:
+def _ranges(text: str, what: str, lo: int, hi: int, example: str) -> list[int]:
     values: set[int] = set()
     for part in str(text).split(","):
         part = part.strip()
         m = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", part)
         if m is None:
-            raise ValueError(
-                f"bad {what} {text!r}: expected e.g. '{lo}', '{lo}-{lo + 2}' or '{lo},{lo + 2}'"
-            )
+            raise ValueError(f"bad {what} {text!r}: expected e.g. {example}")
         first, last = int(m[1]), int(m[2] or m[1])
         if first > last or first < lo or last > hi:
             raise ValueError(f"bad {what} {text!r}: {part!r} outside {lo}..{hi} or reversed")
@@ -27,12 +25,12 @@ def _ranges(text: str, what: str, lo: int, hi: int) -> list[int]:
 
 def parse_years(text: str | int) -> list[int]:
     """'2019-2023', '2021' or '2019,2021' -> sorted years."""
-    return _ranges(str(text), "--years", 1900, 2200)
+    return _ranges(str(text), "--years", 1900, 2200, "2019-2023, 2021 or 2019,2021")
 
 
 def parse_hours(text: str | int) -> list[int]:
     """UTC hours of the day, inclusive: '18-21' -> [18, 19, 20, 21]."""
-    return _ranges(str(text), "--hours", 0, 23)
+    return _ranges(str(text), "--hours", 0, 23, "18-21, 6 or 0-3,12")
 
 
 def parse_every(text: str) -> timedelta:

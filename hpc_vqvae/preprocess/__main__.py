@@ -1,0 +1,56 @@
+"""``[mpiexec -n N | srun] python -m hpc_vqvae.preprocess --years 2019-2023 --archive ROOT
+--output STORE.zarr``: see ``--help`` and configs/preprocess.yaml."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .parallel import run_or_abort
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m hpc_vqvae.preprocess",
+        description="ABI L1b archive -> Zarr store on the 2 km grid (MPI-parallel, resumable)",
+    )
+    p.add_argument("--years", help="e.g. 2019-2023, 2021, or 2019,2021")
+    p.add_argument("--archive", type=Path, help="root of the ABI-L1b-Rad*/YYYY/JJJ/HH tree")
+    p.add_argument("--output", type=Path, help="the Zarr store to write (STORE.zarr)")
+    p.add_argument("--satellite", help="G16..G19")
+    p.add_argument("--sector", help="F, C, M1 or M2")
+    p.add_argument("--hours", help="UTC hours to keep, e.g. 18-21 (inclusive)")
+    p.add_argument("--every", help="keep scans whose minute of day is a multiple, e.g. 5min")
+    p.add_argument("--input-bands", help="e.g. C11,C13,C14")
+    p.add_argument("--target-bands", help="e.g. C01,C02,C03")
+    p.add_argument("--config", type=Path, help="YAML defaults (configs/preprocess.yaml)")
+    p.add_argument("--overwrite", action="store_true", default=None, help="rebuild the store")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k != "config"}
+    # Imported after argument parsing so that --help is instant.
+    from mpi4py import MPI
+
+    from .config import ConfigError, load_config
+    from .pipeline import run, summary_lines
+    from .store import StoreError
+
+    comm = MPI.COMM_WORLD
+    try:
+        cfg = load_config(args.config, overrides)
+        report = run(cfg, comm)
+    except (ConfigError, StoreError) as err:
+        if comm.rank == 0:
+            print(f"error: {err}", file=sys.stderr)
+        return 2
+    if report is not None:
+        print("\n".join(summary_lines(report)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_or_abort(main))

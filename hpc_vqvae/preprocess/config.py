@@ -1,0 +1,128 @@
+"""The preprocessing stage's configuration: one flat, validated schema (YAML file + flags)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ..abi.bands import band_number
+from ..abi.selection import parse_every, parse_hours, parse_years
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "preprocess.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration problem, phrased as one line naming the culprit."""
+
+
+def _band_list(value) -> list[str]:
+    items = value.split(",") if isinstance(value, str) else list(value)
+    bands = [f"C{band_number(b):02d}" for b in items if str(b).strip()]
+    if not bands:
+        raise ValueError("no bands given")
+    if len(set(bands)) != len(bands):
+        raise ValueError(f"duplicate bands in {bands}")
+    return bands
+
+
+class PreprocessConfig(BaseModel):
+    """Which archive scans to turn into which store, and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    archive: Path
+    output: Path
+    years: list[int]
+    satellite: Literal["G16", "G17", "G18", "G19"] = "G17"
+    sector: Literal["F", "C", "M1", "M2"] = "M1"
+    hours: list[int] | None = None  # UTC hours kept (inclusive ranges); None keeps all
+    every: timedelta | None = None  # keep scans whose minute of day is a multiple
+    input_bands: list[str] = ["C11", "C13", "C14"]
+    target_bands: list[str] = ["C01", "C02", "C03"]
+    mask_dqf: bool = True
+    min_valid_fraction: float = Field(0.5, gt=0.0, le=1.0)  # of fine pixels in a 2 km mean
+    day_sza_max: float = Field(85.0, gt=0.0, le=180.0)  # daytime for statistics, day_fraction
+    scans_per_shard: int = Field(8, ge=1, le=4096)
+    zstd_level: int = Field(3, ge=1, le=22)
+    overwrite: bool = False
+
+    @field_validator("years", mode="before")
+    @classmethod
+    def _years(cls, v):
+        return parse_years(",".join(map(str, v)) if isinstance(v, list) else v)
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _hours(cls, v):
+        if v is None:
+            return None
+        return parse_hours(",".join(map(str, v)) if isinstance(v, list) else v)
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _every(cls, v):
+        every = v if v is None or isinstance(v, timedelta) else parse_every(str(v))
+        if every is not None and every.total_seconds() % 60:
+            raise ValueError(f"{v!r} must be a whole number of minutes")
+        return every
+
+    @field_validator("input_bands", "target_bands", mode="before")
+    @classmethod
+    def _bands(cls, v):
+        return _band_list(v)
+
+    @model_validator(mode="after")
+    def _checks(self):
+        overlap = set(self.input_bands) & set(self.target_bands)
+        if overlap:
+            raise ValueError(f"bands {sorted(overlap)} are both input and target")
+        return self
+
+    @property
+    def bands(self) -> list[str]:
+        return self.input_bands + self.target_bands
+
+    def describe(self) -> dict:
+        """A flat, JSON-able view (stored in the store's attributes and the report)."""
+        out = self.model_dump(mode="json", exclude={"overwrite", "archive", "output"})
+        out["every"] = None if self.every is None else int(self.every.total_seconds())
+        return out
+
+
+def _one_line(err: ValidationError, source: str, flags: set[str]) -> str:
+    """The first problem, attributed to the flag or the config file it came from."""
+    first = err.errors()[0]
+    field = ".".join(str(p) for p in first["loc"])
+    msg = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "missing":
+        msg = f"missing: give --{field.replace('_', '-')} or set {field} in {source}"
+    where = f"--{field.replace('_', '-')}" if field in flags else f"{source}: {field or 'config'}"
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{where}: {msg.removeprefix(f'bad {where} ')}{more}"
+
+
+def load_config(path: Path | None, overrides: dict) -> PreprocessConfig:
+    """Defaults from the YAML file, then command-line overrides (None means not given)."""
+    if path is None and not DEFAULT_CONFIG.is_file():  # installed without the repo's configs/
+        path, text = Path("<defaults>"), ""
+    else:
+        path = Path(path or DEFAULT_CONFIG)
+        if not path.is_file():
+            raise ConfigError(f"--config {path}: no such file")
+        text = path.read_text()
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    data.update(flags)
+    try:
+        return PreprocessConfig(**data)
+    except ValidationError as err:
+        raise ConfigError(_one_line(err, str(path), set(flags))) from None

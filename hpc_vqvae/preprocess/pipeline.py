@@ -1,0 +1,183 @@
+"""The preprocessing job, top to bottom: catalog -> plan -> per-scan work -> statistics.
+
+Rank 0 walks the archive and prepares the store (template or append), every rank processes
+the shards dealt to it and writes them as chunk-aligned regions, and rank 0 reduces the
+statistics, consolidates the metadata once, and writes the report beside the store.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from mpi4py import MPI
+
+from ..abi.bands import BANDS, SECTOR_SHAPE_2KM, band_number
+from . import stats, store
+from .catalog import Catalog, Scan, build_catalog
+from .config import PreprocessConfig
+from .parallel import Progress, deal
+from .scan import ScanError, process_scan
+
+
+@dataclass
+class Plan:
+    """What this run does, decided on rank 0 and broadcast."""
+
+    todo: list[tuple[int, Scan]] = field(default_factory=list)  # (slot in the store, scan)
+    n_slots: int = 0
+    catalog: Catalog | None = None
+    error: str | None = None
+
+
+def report_path(output: Path) -> Path:
+    return output.with_name(output.name + ".report.json")
+
+
+def _plan(cfg: PreprocessConfig, shape: tuple[int, int]) -> Plan:
+    catalog = build_catalog(cfg)
+    times = np.array([np.datetime64(s.start, "ns") for s in catalog.scans], dtype="datetime64[ns]")
+    state = None if cfg.overwrite else store.read_state(cfg.output)
+    if state is None:
+        if catalog.scans:
+            store.create(cfg.output, cfg, times, shape)
+        return Plan(list(enumerate(catalog.scans)), len(catalog.scans), catalog)
+    old_times, written, attrs = state
+    store.check_compatible(cfg.output, attrs, cfg, shape)
+    slot = {t: i for i, t in enumerate(old_times)}
+    new = [s for s, t in zip(catalog.scans, times, strict=True) if t not in slot]
+    if new:
+        new_times = np.array([np.datetime64(s.start, "ns") for s in new], dtype="datetime64[ns]")
+        store.append(cfg.output, cfg, new_times, len(old_times), shape)
+        slot.update({t: len(old_times) + i for i, t in enumerate(new_times)})
+    todo = [(slot[t], s) for s, t in zip(catalog.scans, times, strict=True)
+            if slot[t] >= len(written) or written[slot[t]] != 1]  # fmt: skip
+    return Plan(sorted(todo, key=lambda x: x[0]), len(old_times) + len(new), catalog)
+
+
+def _runs(slots: list[tuple[int, Scan]]) -> list[list[tuple[int, Scan]]]:
+    """Split slot-sorted work into runs of consecutive slots (one region write each)."""
+    runs: list[list[tuple[int, Scan]]] = []
+    for item in slots:
+        if runs and runs[-1][-1][0] + 1 == item[0]:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+def _work(cfg, shape, mine: list[tuple[int, Scan]], progress: Progress) -> dict:
+    failed, written, nbytes = [], 0, 0
+    per_shard: dict[int, list] = {}
+    for slot, scan in mine:
+        per_shard.setdefault(slot // cfg.scans_per_shard, []).append((slot, scan))
+    for shard in sorted(per_shard):
+        for run in _runs(per_shard[shard]):
+            results = []
+            for _, scan in run:
+                try:
+                    res = process_scan(scan, cfg, shape)
+                    nbytes += res.bytes_read
+                    written += 1
+                except ScanError as err:
+                    res = None
+                    failed.append({"what": scan.label, "kind": err.kind, "reason": str(err)})
+                results.append(res)
+                progress.update()
+            store.write_run(cfg.output, run[0][0], results, cfg)
+    return {"failed": failed, "written": written, "bytes": nbytes}
+
+
+def _statistics(cfg: PreprocessConfig, n_slots: int, comm: MPI.Comm) -> dict:
+    """Per-shard partials on every rank, gathered and combined in shard order on rank 0."""
+    s = cfg.scans_per_shard
+    mine = {}
+    for shard in range(comm.rank, (n_slots + s - 1) // s, comm.size):
+        written, partials = store.read_stats(cfg.output, shard * s, min(n_slots, (shard + 1) * s))
+        ok = partials[written == 1]
+        mine[shard] = [stats.reduce_in_order(ok[:, i]) for i in range(len(cfg.bands))]
+    gathered = comm.gather(mine, root=0)
+    if comm.rank != 0:
+        return {}
+    by_shard = {k: v for part in gathered for k, v in part.items()}
+    out = {}
+    for i, band in enumerate(cfg.bands):
+        total = stats.reduce_in_order(
+            np.array([by_shard[k][i] for k in sorted(by_shard)]).reshape(-1, 5)
+        )
+        out[band] = stats.summary(total, daytime_only=not BANDS[band_number(band)].emissive)
+    return out
+
+
+def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
+    """Run the job on every rank of ``comm``; rank 0 returns the report, the others None."""
+    t0 = time.perf_counter()
+    shape = SECTOR_SHAPE_2KM[cfg.sector]
+    plan = Plan()
+    if comm.rank == 0:
+        try:
+            plan = _plan(cfg, shape)
+        except (store.StoreError, FileNotFoundError) as err:
+            plan = Plan(error=str(err))
+    plan = comm.bcast(plan, root=0)
+    if plan.error:
+        raise store.StoreError(plan.error)
+
+    loads = Counter(slot // cfg.scans_per_shard for slot, _ in plan.todo)
+    shards = set(deal(dict(loads), comm.size)[comm.rank])
+    mine = [(slot, scan) for slot, scan in plan.todo if slot // cfg.scans_per_shard in shards]
+    progress = Progress(
+        comm, len(plan.todo), f"preprocess ({comm.size} rank{'s' * (comm.size > 1)})"
+    )
+    done = _work(cfg, shape, mine, progress)
+    progress.close()
+
+    results = comm.gather(done, root=0)
+    statistics = _statistics(cfg, plan.n_slots, comm) if plan.n_slots else {}
+    if comm.rank != 0:
+        comm.barrier()
+        return None
+    if plan.n_slots:
+        store.finalize(cfg.output, statistics)
+    comm.barrier()
+    wall = time.perf_counter() - t0
+    written = sum(r["written"] for r in results)
+    report = {
+        "store": str(cfg.output),
+        "ranks": comm.size,
+        "files_seen": plan.catalog.files_seen,
+        "scans_found": len(plan.catalog.scans),
+        "scans_in_store": plan.n_slots,
+        "scans_to_do": len(plan.todo),
+        "written": written,
+        "failed": [f for r in results for f in r["failed"]],
+        "skipped": [asdict(s) for s in plan.catalog.skipped],
+        "gb_read": sum(r["bytes"] for r in results) / 1e9,
+        "wall_s": wall,
+        "scans_per_s": written / wall if wall > 0 else 0.0,
+        "statistics": statistics,
+        "config": cfg.describe(),
+    }
+    cfg.output.parent.mkdir(parents=True, exist_ok=True)
+    report_path(cfg.output).write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return report
+
+
+def summary_lines(report: dict) -> list[str]:
+    """The end-of-job summary that rank 0 prints."""
+    reasons = Counter(s["reason"].split(":")[0] for s in report["skipped"])
+    reasons.update(f"failed, {f['kind']}" for f in report["failed"])
+    lines = [
+        f"scans found {report['scans_found']}, to do {report['scans_to_do']}, written "
+        f"{report['written']}, failed {len(report['failed'])}, files skipped or scans incomplete "
+        f"{len(report['skipped'])}",
+        f"read {report['gb_read']:.3f} GB in {report['wall_s']:.1f} s on {report['ranks']} "
+        f"rank(s): {report['scans_per_s']:.2f} scans/s",
+    ]
+    lines += [f"  {n} x {reason}" for reason, n in reasons.most_common()]
+    lines.append(f"store {report['store']}; report {report_path(Path(report['store']))}")
+    return lines

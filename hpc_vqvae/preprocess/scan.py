@@ -1,0 +1,103 @@
+"""The work for one scan: read and calibrate every band, bring all to the 2 km grid, add
+the solar zenith, and the scan's statistics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..abi.bands import BANDS, band_number, pixels_per_2km
+from ..abi.geometry import fixed_grid_lonlat, sun_zenith
+from ..abi.reader import ABIReadError, read_band
+from . import stats
+from .catalog import Scan
+from .config import PreprocessConfig
+
+
+class ScanError(Exception):
+    """This scan cannot be written; ``kind`` groups the reasons in the summary."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass
+class ScanResult:
+    bands: dict[str, np.ndarray]  # (ny, nx) float32 on the 2 km grid
+    sza: np.ndarray  # (ny, nx) float32, degrees
+    x: np.ndarray  # (nx,) scan angle of the 2 km pixel centres, radians
+    y: np.ndarray  # (ny,)
+    day_fraction: float
+    stats: np.ndarray  # (n_bands, 5) partial statistics, see stats.FIELDS
+    bytes_read: int
+
+
+def block_mean(values: np.ndarray, factor: int, min_valid: int) -> np.ndarray:
+    """Mean of each factor x factor block over its finite pixels; NaN below min_valid of them."""
+    if factor == 1:
+        return values.astype(np.float32)
+    ny, nx = values.shape[0] // factor, values.shape[1] // factor
+    blocks = values.reshape(ny, factor, nx, factor)
+    valid = np.isfinite(blocks)
+    count = valid.sum(axis=(1, 3))
+    total = np.where(valid, blocks, 0.0).sum(axis=(1, 3), dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+    return np.where(count >= min_valid, mean, np.nan).astype(np.float32)
+
+
+def _coarse(coord: np.ndarray, factor: int) -> np.ndarray:
+    return coord.reshape(-1, factor).mean(axis=1)
+
+
+def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> ScanResult:
+    """Raises ScanError with the reason when the scan cannot be used."""
+    out: dict[str, np.ndarray] = {}
+    grid = None
+    nbytes = 0
+    attrs = None
+    for name in cfg.bands:
+        path = scan.files[name]
+        try:
+            da = read_band(path, mask_dqf=cfg.mask_dqf)
+        except ABIReadError as err:
+            raise ScanError("unreadable file", str(err)) from None
+        nbytes += path.stat().st_size
+        factor = pixels_per_2km(band_number(name))
+        if da.shape != (shape[0] * factor, shape[1] * factor):
+            raise ScanError(
+                "wrong grid size",
+                f"{path.name}: shape {da.shape}, expected {shape} at 2 km x {factor}",
+            )
+        x, y = _coarse(da.x.values, factor), _coarse(da.y.values, factor)
+        if grid is None:
+            grid, attrs = (x, y), da.attrs
+        elif np.abs(grid[0] - x).max() > 1e-6 or np.abs(grid[1] - y).max() > 1e-6:
+            raise ScanError(
+                "bands on different grids",
+                f"{path.name}: not on the same fixed grid as {cfg.bands[0]}",
+            )
+        min_valid = max(1, int(np.ceil(cfg.min_valid_fraction * factor * factor)))
+        out[name] = block_mean(da.values, factor, min_valid)
+    assert grid is not None and attrs is not None
+    proj = {
+        k: attrs[k]
+        for k in (
+            "semi_major_axis",
+            "semi_minor_axis",
+            "perspective_point_height",
+            "longitude_of_projection_origin",
+        )
+    }
+    lon, lat = fixed_grid_lonlat(grid[0], grid[1], **proj)
+    sza = sun_zenith(np.datetime64(attrs["time"]), lon, lat).astype(np.float32)
+    on_disk = np.isfinite(sza)
+    day = on_disk & (sza < cfg.day_sza_max)
+    day_fraction = float(day.sum() / max(on_disk.sum(), 1))
+    partials = [
+        stats.partial(v if BANDS[band_number(b)].emissive else np.where(day, v, np.nan))
+        for b, v in out.items()
+    ]
+    return ScanResult(out, sza, grid[0], grid[1], day_fraction, np.stack(partials), nbytes)
