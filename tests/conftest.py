@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
-from tests.helpers import require_real
+from tests.helpers import require_real, sample_files, samples_path
 
 
 @pytest.fixture
@@ -15,4 +16,12 @@ def mpiexec() -> str:
     path = shutil.which("mpiexec")
     require_real("MPI", path is not None, "mpiexec not on PATH")
     assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    """The real samples' folder; fails under CI (skips elsewhere) when they are missing."""
+    path = samples_path()
+    require_real("ABI sample files", bool(sample_files()), f"no ABI samples in {path}")
     return path

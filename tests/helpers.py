@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +27,15 @@ def require_real(component: str, available: bool, reason: str) -> None:
     if os.environ.get(REQUIRE_REAL_ENV) == "1":
         pytest.fail(f"{message} ({REQUIRE_REAL_ENV}=1 requires it)", pytrace=False)
     pytest.skip(message)
+
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def samples_path() -> Path:
+    """The real GOES-17 L1b samples: ../shared/abi-samples, or $HPC_VQVAE_SAMPLES."""
+    return Path(os.environ.get("HPC_VQVAE_SAMPLES", REPO.parent / "shared" / "abi-samples"))
+
+
+def sample_files() -> list[Path]:
+    return sorted(samples_path().glob("OR_ABI-L1b-*.nc"))

@@ -137,6 +137,7 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
     progress.close()
 
     results = comm.gather(done, root=0)
+    comm.barrier()  # every region is written before anyone reads the statistics back
     statistics = _statistics(cfg, plan.n_slots, comm) if plan.n_slots else {}
     if comm.rank != 0:
         comm.barrier()

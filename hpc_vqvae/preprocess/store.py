@@ -26,7 +26,8 @@ from .config import PreprocessConfig
 from .scan import ScanResult
 
 LAYOUT_VERSION = 1
-_DONE_KEY = "hpc_vqvae_layout"  # set last when a template is complete
+_DONE_KEY = "hpc_vqvae_layout"  # LAYOUT_VERSION once the template is complete
+_PENDING = "template-in-progress"
 
 
 class StoreError(ValueError):
@@ -153,12 +154,20 @@ def _identity(cfg: PreprocessConfig, shape: tuple[int, int]) -> dict:
 
 
 def read_state(path: Path) -> tuple[np.ndarray, np.ndarray, dict] | None:
-    """(times, written, attrs) of a complete store; None if there is none or it is unfinished."""
-    if not (path / "zarr.json").is_file():
+    """(times, written, attrs) of an existing store; None if there is none yet, or only an
+    unfinished template (no scan can have been written to it). Anything else at ``path`` is
+    refused, so that no one's data is deleted by a mistyped --output."""
+    if not path.exists():
         return None
-    group = zarr.open_group(path, mode="r")
-    if group.attrs.get(_DONE_KEY) != LAYOUT_VERSION:
+    try:
+        attrs = dict(zarr.open_group(path, mode="r").attrs)
+    except Exception:  # noqa: BLE001 (any reason it does not open as a Zarr group)
+        attrs = {}
+    if attrs.get(_DONE_KEY) == _PENDING:
         return None
+    if attrs.get(_DONE_KEY) != LAYOUT_VERSION:
+        raise StoreError(f"{path}: exists and is not a store of this stage; use --overwrite "
+                         "to replace it or choose another --output")  # fmt: skip
     with xr.open_zarr(path, consolidated=False) as ds:
         return ds["time"].values, ds["written"].values, dict(ds.attrs)
 
@@ -184,6 +193,7 @@ def create(path: Path, cfg: PreprocessConfig, times: np.ndarray, shape: tuple[in
         **_identity(cfg, shape),
         "title": "GOES ABI scans on the 2 km fixed grid",
         "statistics": {},
+        _DONE_KEY: _PENDING,
     }
     ds.to_zarr(
         path, compute=False, encoding=encoding(cfg, shape), consolidated=False, zarr_format=3
@@ -195,6 +205,7 @@ def append(path: Path, cfg: PreprocessConfig, times: np.ndarray, n_before: int, 
     """Grow the store along time by ``len(times)`` empty scans."""
     ds = template(cfg, times, shape, n_before=n_before)
     ds = ds.drop_vars(["band", "stat"])
+    ds.attrs = dict(zarr.open_group(path, mode="r").attrs)  # xarray rewrites the group's attrs
     ds.to_zarr(path, append_dim="time", compute=False, consolidated=False)
 
 

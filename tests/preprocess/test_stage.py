@@ -1,0 +1,189 @@
+"""The stage run for real: plain python and `mpiexec -n 2`, on real and synthetic archives."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+import xarray as xr
+import zarr
+
+from hpc_vqvae.abi import read_band
+from hpc_vqvae.abi.names import place_in_archive
+from tests.helpers import sample_files
+
+from .conftest import load_store, preprocess_cmd, run_preprocess
+
+
+def _report(store: Path) -> dict:
+    return json.loads(store.with_name(store.name + ".report.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def clean_store(archive, config_file, tmp_path_factory) -> Path:
+    """The reference: one process, no MPI launcher."""
+    out = tmp_path_factory.mktemp("clean") / "clean.zarr"
+    run_preprocess(
+        "--years", "2019-2020", "--archive", archive, "--output", out, "--config", config_file
+    )
+    return out
+
+
+def test_real_samples(tmp_path, mpiexec, sample_dir):
+    """The night scan is written and equals read_band; the day scan lacks C02 and is reported."""
+    root = tmp_path / "archive"
+    place_in_archive(sample_files(), root)
+    out = tmp_path / "real.zarr"
+    proc = run_preprocess(
+        "--years", "2019", "--archive", root, "--output", out, ranks=2, mpiexec=mpiexec
+    )
+    ds = load_store(out)
+    assert ds.sizes["time"] == 1 and int(ds.written[0]) == 1
+    assert str(ds.time.values[0]).startswith("2019-12-01T10:27:27.5")
+    night_c13 = next(f for f in sample_files() if "M6C13_" in f.name and "s2019335" in f.name)
+    assert np.array_equal(ds.C13[0].values, read_band(night_c13).values, equal_nan=True)
+    assert np.array_equal(ds.fixed_grid_x[0].values, read_band(night_c13).x.values)
+    assert float(ds.day_fraction[0]) == 0.0 and float(ds.sza.min()) > 90  # a night scan
+    report = _report(out)
+    incomplete = [s for s in report["skipped"] if "incomplete" in s["reason"]]
+    assert len(incomplete) == 1 and "2019-10-27T20:00:27" in incomplete[0]["what"]
+    assert "missing C02" in incomplete[0]["reason"]
+    assert "incomplete scan" in proc.stdout  # summarised at the end
+
+
+def test_two_ranks_equal_one(archive, config_file, clean_store, tmp_path, mpiexec):
+    out = tmp_path / "two.zarr"
+    proc = run_preprocess("--years", "2019-2020", "--archive", archive, "--output", out,
+                          "--config", config_file, ranks=2, mpiexec=mpiexec)  # fmt: skip
+    a, b = load_store(clean_store), load_store(out)
+    xr.testing.assert_identical(a, b)
+    assert a.sizes["time"] == 16 and bool((a.written == 1).all())
+    assert a.attrs["statistics"]["C13"]["count"] == 16 * 500 * 500
+    assert a.attrs["statistics"]["C02"]["daytime_only"] is True
+    assert "16/16" in proc.stderr and "preprocess (2 ranks)" in proc.stderr
+    assert _report(out)["ranks"] == 2 and _report(out)["written"] == 16
+    # the layout: zarr v3, zstd, one scan per chunk, shards of 3 scans, consolidated once
+    group = zarr.open_group(out, mode="r")
+    c13 = group["C13"]
+    assert c13.chunks == (1, 500, 500) and c13.shards == (3, 500, 500)
+    assert "zstd" in json.dumps(c13.metadata.to_dict())
+    assert "consolidated_metadata" in json.loads((out / "zarr.json").read_text())
+    assert np.issubdtype(a.time.dtype, np.datetime64)
+    moved = a.fixed_grid_x.values[:, 0]
+    assert len(np.unique(moved)) > 1, "meso sectors move: x differs between scans"
+
+
+def test_years_filter_then_append(archive, config_file, clean_store, tmp_path, mpiexec):
+    out = tmp_path / "grow.zarr"
+    args = ["--archive", archive, "--output", out, "--config", config_file]
+    run_preprocess("--years", "2019", *args, ranks=2, mpiexec=mpiexec)
+    first = load_store(out)
+    assert first.sizes["time"] == 8 and set(first.time.dt.year.values) == {2019}
+    run_preprocess("--years", "2019-2020", *args, ranks=2, mpiexec=mpiexec)
+    assert _report(out)["scans_to_do"] == 8  # only the new year was processed
+    xr.testing.assert_identical(load_store(out), load_store(clean_store))
+
+
+def test_bad_files_are_reported_and_skipped(archive, config_file, tmp_path, mpiexec):
+    root = tmp_path / "abi"
+    shutil.copytree(archive, root)
+    files = sorted(root.rglob("*.nc"))
+    corrupt = next(f for f in files if "C13" in f.name and "s20200010000" in f.name)
+    corrupt.write_bytes(os.urandom(4096))
+    truncated = next(f for f in files if "C02" in f.name and "s20200010300" in f.name)
+    truncated.write_bytes(truncated.read_bytes()[:100_000])
+    missing = next(f for f in files if "C11" in f.name and "s20200010600" in f.name)
+    missing.unlink()
+    (corrupt.parent / "OR_ABI-L1b-RadM1-garbage.nc").write_bytes(b"x")
+    out = tmp_path / "bad.zarr"
+    proc = run_preprocess("--years", "2020", "--archive", root, "--output", out, "--config",
+                          config_file, ranks=2, mpiexec=mpiexec)  # fmt: skip
+    report = _report(out)
+    failed = {f["what"][7:26]: f["reason"] for f in report["failed"]}
+    assert corrupt.name in failed["2020-01-01T00:00:27"]
+    assert truncated.name in failed["2020-01-01T03:00:27"]
+    skipped = [s["reason"] for s in report["skipped"]]
+    assert any("missing C11" in r for r in skipped) and any("unparseable" in r for r in skipped)
+    ds = load_store(out)
+    assert list(ds.written.values) == [-1, -1, 1, 1, 1, 1, 1]  # 06 UTC is not in the store
+    assert np.isnan(ds.C13[0].values).all() and np.isfinite(ds.C13[2].values).all()
+    assert "failed, unreadable file" in proc.stdout
+
+
+def _rank_processes(mpiexec_proc: subprocess.Popen) -> dict[int, psutil.Process]:
+    ranks = {}
+    for child in psutil.Process(mpiexec_proc.pid).children(recursive=True):
+        try:
+            if "hpc_vqvae.preprocess" in " ".join(child.cmdline()):
+                ranks[int(child.environ().get("PMI_RANK", -1))] = child
+        except psutil.Error:
+            continue
+    return ranks
+
+
+def test_kill_a_rank_then_resume(archive, config_file, clean_store, tmp_path, mpiexec):
+    out = tmp_path / "killed.zarr"
+    cmd = preprocess_cmd("--years", "2019-2020", "--archive", archive, "--output", out,
+                         "--config", config_file, ranks=2, mpiexec=mpiexec)  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        written = np.zeros(0)
+        while time.monotonic() < deadline:
+            if (out / "written" / "zarr.json").exists():
+                try:
+                    written = zarr.open_group(out, mode="r")["written"][:]
+                except Exception:  # the template may be mid-write
+                    written = np.zeros(0)
+                if (written == 1).sum() >= 2:
+                    break
+            time.sleep(0.02)
+        ranks = _rank_processes(proc)
+        assert 0 < (written == 1).sum() < 16 and 1 in ranks, "could not catch the job mid-run"
+        ranks[1].send_signal(signal.SIGKILL)
+        proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode != 0
+    left = zarr.open_group(out, mode="r")["written"][:]
+    assert (left != 1).any(), "the job finished before the kill"
+    run_preprocess("--years", "2019-2020", "--archive", archive, "--output", out, "--config",
+                   config_file, ranks=2, mpiexec=mpiexec)  # fmt: skip
+    assert _report(out)["scans_to_do"] == int((left != 1).sum())
+    xr.testing.assert_identical(load_store(out), load_store(clean_store))
+
+
+def test_store_is_protected_from_bad_requests(archive, config_file, clean_store, tmp_path):
+    out = tmp_path / "guarded.zarr"
+    shutil.copytree(clean_store, out)
+    before = load_store(out)
+    args = ["--years", "2019-2020", "--archive", archive, "--output", out, "--config", config_file]
+    proc = run_preprocess(*args, "--input-bands", "C13,C14", check=False)
+    assert proc.returncode == 2
+    line = proc.stderr.strip().splitlines()[-1]
+    assert str(out) in line and "input_bands" in line and "--overwrite" in line
+    xr.testing.assert_identical(load_store(out), before)
+    run_preprocess(*args, "--input-bands", "C13,C14", "--overwrite")
+    assert list(load_store(out).band.values) == [13, 14, 1, 2, 3]
+
+
+def test_foreign_output_is_never_deleted(archive, tmp_path):
+    out = tmp_path / "precious"
+    out.mkdir()
+    (out / "thesis.tex").write_text("years of work")
+    proc = run_preprocess("--years", "2019", "--archive", archive, "--output", out, check=False)
+    assert proc.returncode == 2 and "not a store of this stage" in proc.stderr
+    assert (out / "thesis.tex").read_text() == "years of work"
+
+
+def test_missing_archive_is_one_line(tmp_path):
+    proc = run_preprocess("--years", "2019", "--archive", tmp_path / "nowhere", "--output",
+                          tmp_path / "s.zarr", check=False)  # fmt: skip
+    assert proc.returncode == 2 and "nowhere" in proc.stderr and "Traceback" not in proc.stderr
+    assert not (tmp_path / "s.zarr").exists()

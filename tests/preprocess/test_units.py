@@ -1,0 +1,89 @@
+"""The stage's parts on their own: regridding, statistics, dealing, catalog filters, config."""
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from hpc_vqvae.preprocess import stats
+from hpc_vqvae.preprocess.catalog import build_catalog
+from hpc_vqvae.preprocess.config import ConfigError, load_config
+from hpc_vqvae.preprocess.parallel import deal
+from hpc_vqvae.preprocess.scan import block_mean
+from hpc_vqvae.preprocess.store import _time_chunks
+
+
+def test_block_mean_is_exact_and_nan_aware():
+    v = np.arange(16, dtype=np.float32).reshape(4, 4)
+    assert np.array_equal(block_mean(v, 2, 1), [[2.5, 4.5], [10.5, 12.5]])
+    v[0, 0] = v[0, 1] = v[1, 0] = np.nan  # 1 valid of 4 in the first block
+    out = block_mean(v, 2, 2)
+    assert np.isnan(out[0, 0]) and out[0, 1] == 4.5
+    assert block_mean(v, 2, 1)[0, 0] == 5.0
+    assert block_mean(v, 4, 13)[0, 0] == np.nanmean(v)
+
+
+def test_statistics_combine_like_one_pass():
+    rng = np.random.default_rng(0)
+    parts = [rng.normal(280, 20, n) for n in (1, 1000, 0, 37)]
+    parts[2] = np.array([np.nan])
+    total = stats.reduce_in_order(np.array([stats.partial(p) for p in parts]))
+    allv = np.concatenate([p[np.isfinite(p)] for p in parts])
+    s = stats.summary(total, False)
+    assert s["count"] == allv.size
+    assert np.isclose(s["mean"], allv.mean(), rtol=1e-14) and np.isclose(
+        s["std"], allv.std(), rtol=1e-12
+    )
+    assert (s["min"], s["max"]) == (allv.min(), allv.max())
+
+
+def test_deal_balances_shards():
+    owned = deal({0: 3, 1: 3, 2: 3, 3: 1, 4: 2}, 2)
+    assert sorted(owned[0] + owned[1]) == [0, 1, 2, 3, 4]
+    loads = [sum({0: 3, 1: 3, 2: 3, 3: 1, 4: 2}[s] for s in o) for o in owned]
+    assert abs(loads[0] - loads[1]) <= 1
+    assert deal({0: 5}, 3) == [[0], [], []]
+
+
+def test_time_chunks_end_on_shard_boundaries():
+    assert _time_chunks(0, 7, 3) == (3, 3, 1)
+    assert _time_chunks(7, 7, 3) == (2, 3, 2)
+    assert _time_chunks(6, 3, 3) == (3,)
+
+
+def test_catalog_filters(archive, tmp_path):
+    def cat(**kw):
+        cfg = load_config(None, {"archive": archive, "output": tmp_path / "s.zarr", **kw})
+        return build_catalog(cfg)
+
+    assert len(cat(years="2019-2020").scans) == 16
+    assert [s.start.year for s in cat(years="2020").scans] == [2020] * 8
+    assert {s.start.hour for s in cat(years="2019,2020", hours="0-5").scans} == {0, 3}
+    assert {s.start.hour for s in cat(years="2019-2020", every="360min").scans} == {0, 6, 12, 18}
+    assert cat(years="2019-2020", satellite="G16").scans == []
+    scan = cat(years="2020").scans[0]
+    assert scan.start == datetime(2020, 1, 1, 0, 0, 27, 500000)
+    assert sorted(scan.files) == ["C01", "C02", "C03", "C11", "C13", "C14"]
+    assert scan.start - cat(years="2019").scans[-1].start == timedelta(hours=3)
+
+
+@pytest.mark.parametrize(
+    "overrides,culprit",
+    [({"years": "2019-20x"}, "--years"), ({"input_bands": "C11,C99"}, "C99"),
+     ({"target_bands": "C13"}, "both input and target"), ({"every": "5sec"}, "--every"),
+     ({"sector": "M3"}, "--sector"), ({"years": None}, "years")],
+)  # fmt: skip
+def test_config_errors_name_the_culprit(tmp_path, overrides, culprit):
+    base = {"archive": tmp_path, "output": tmp_path / "s.zarr", "years": "2019"}
+    with pytest.raises(ConfigError) as err:
+        load_config(None, {**base, **overrides})
+    assert culprit in str(err.value) and "\n" not in str(err.value)
+
+
+def test_config_file_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("satellite: G17\nscans_per_shard: 0\nnot_a_key: 1\n")
+    with pytest.raises(ConfigError, match="bad.yaml"):
+        load_config(bad, {"archive": tmp_path, "output": tmp_path / "s", "years": "2019"})
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "missing.yaml", {})
