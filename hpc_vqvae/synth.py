@@ -56,12 +56,24 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--satellite", default="G17", choices=SATELLITES)
     p.add_argument("--sector", default="M1", choices=SECTORS)
     p.add_argument("--mode", type=int, default=6, choices=MODES, help="ABI scan mode (default 6)")
-    p.add_argument("--every", type=_wrap(parse_every), default=None,
-                   help="cadence, e.g. 5min, 1h (default: the sector's own)")  # fmt: skip
-    p.add_argument("--hours", type=_wrap(parse_hours), default=None,
-                   help="UTC hours to keep, e.g. 18-21 (inclusive)")  # fmt: skip
-    p.add_argument("--bands", type=_bands, default=DEFAULT_BANDS,
-                   help="comma-separated bands (default C01,C02,C03,C11,C13,C14)")  # fmt: skip
+    p.add_argument(
+        "--every",
+        type=_wrap(parse_every),
+        default=None,
+        help="cadence, e.g. 5min, 1h (default: the sector's own)",
+    )
+    p.add_argument(
+        "--hours",
+        type=_wrap(parse_hours),
+        default=None,
+        help="UTC hours to keep, e.g. 18-21 (inclusive)",
+    )
+    p.add_argument(
+        "--bands",
+        type=_bands,
+        default=DEFAULT_BANDS,
+        help="comma-separated bands (default C01,C02,C03,C11,C13,C14)",
+    )
     p.add_argument("--seed", type=int, default=0)
     return p
 

@@ -27,8 +27,9 @@ def radiance_from_bt(bt: np.ndarray, fk1: float, fk2: float, bc1: float, bc2: fl
 
 
 def reflectance_factor(rad: np.ndarray, kappa0: float) -> np.ndarray:
-    """Radiance (W m-2 sr-1 um-1) -> reflectance factor (unitless)."""
-    return np.asarray(rad, dtype=np.float64) * kappa0
+    """Radiance (W m-2 sr-1 um-1) -> reflectance factor (unitless), in the input's precision."""
+    rad = np.asarray(rad)
+    return rad * rad.dtype.type(kappa0) if rad.dtype.kind == "f" else rad * kappa0
 
 
 def radiance_from_reflectance(refl: np.ndarray, kappa0: float) -> np.ndarray:

@@ -62,18 +62,20 @@ def _decimal(value) -> float:
     return float(repr(np.float32(value)).removeprefix("np.float32(").removesuffix(")"))
 
 
-def unpack(var: netCDF4.Variable, *, decimal_scale: bool = False) -> np.ndarray:
-    """Counts -> physical values in float64, fill -> NaN. scale/offset are float32 attrs."""
+def unpack(var: netCDF4.Variable, *, decimal_scale: bool = False, dtype=np.float64) -> np.ndarray:
+    """Counts -> physical values, fill -> NaN. scale/offset are float32 attributes; large
+    images are unpacked in float32 (as satpy does), coordinates in float64."""
     raw, is_fill = _raw(var)
     scale = _attr(var, "scale_factor")
     offset = _attr(var, "add_offset")
     to_float = _decimal if decimal_scale else (lambda v: float(np.float32(v)))
-    out = raw.astype(np.float64)
+    out = raw.astype(dtype)
     if scale is not None:
-        out *= to_float(scale)
+        out *= dtype(to_float(scale))
     if offset is not None:
-        out += to_float(offset)
-    out[is_fill] = np.nan
+        out += dtype(to_float(offset))
+    if is_fill.any():
+        out[is_fill] = np.nan
     return out
 
 
@@ -125,7 +127,7 @@ def _read(path: Path, ds: netCDF4.Dataset, mask_dqf: bool) -> xr.DataArray:
     band = int(np.asarray(ds.variables["band_id"][...]).reshape(-1)[0])
     if band not in BANDS:
         raise ValueError(f"band_id {band} is not an ABI band")
-    rad = unpack(ds.variables["Rad"])
+    rad = unpack(ds.variables["Rad"], dtype=np.float32)
     if mask_dqf:
         dqf, dqf_fill = _raw(ds.variables["DQF"])
         rad[(dqf >= 2) | dqf_fill] = np.nan
@@ -152,7 +154,7 @@ def _read(path: Path, ds: netCDF4.Dataset, mask_dqf: bool) -> xr.DataArray:
     }
     attrs["sweep_angle_axis"] = str(attrs["sweep_angle_axis"])
     return xr.DataArray(
-        values.astype(np.float32),
+        values.astype(np.float32, copy=False),
         dims=("y", "x"),
         coords={
             "y": ("y", y, {"units": "rad", "standard_name": "projection_y_coordinate"}),

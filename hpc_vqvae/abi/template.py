@@ -23,24 +23,47 @@ TEMPLATE_FILE = Path(__file__).with_name("l1b_header.json")
 # Global attributes and variables whose values belong to one scan, not to the band.
 SCAN_GLOBALS = ("dataset_name", "date_created", "time_coverage_start", "time_coverage_end", "id")
 SCAN_VARIABLES = (
-    "t", "time_bounds", "x_image", "y_image", "x_image_bounds", "y_image_bounds",
-    "kappa0", "earth_sun_distance_anomaly_in_AU", "valid_pixel_count", "missing_pixel_count",
-    "saturated_pixel_count", "undersaturated_pixel_count",
-    "focal_plane_temperature_threshold_exceeded_count", "min_radiance_value_of_valid_pixels",
-    "max_radiance_value_of_valid_pixels", "mean_radiance_value_of_valid_pixels",
+    "t",
+    "time_bounds",
+    "x_image",
+    "y_image",
+    "x_image_bounds",
+    "y_image_bounds",
+    "kappa0",
+    "earth_sun_distance_anomaly_in_AU",
+    "valid_pixel_count",
+    "missing_pixel_count",
+    "saturated_pixel_count",
+    "undersaturated_pixel_count",
+    "focal_plane_temperature_threshold_exceeded_count",
+    "min_radiance_value_of_valid_pixels",
+    "max_radiance_value_of_valid_pixels",
+    "mean_radiance_value_of_valid_pixels",
     "std_dev_radiance_value_of_valid_pixels",
-)  # fmt: skip
+)
 SCAN_ATTRS = {
     "x": ("add_offset",),
     "y": ("add_offset",),
-    "DQF": tuple(f"percent_{k}_qf" for k in (
-        "good_pixel", "conditionally_usable_pixel", "out_of_range_pixel", "no_value_pixel",
-        "focal_plane_temperature_threshold_exceeded")),
-    "geospatial_lat_lon_extent": ("geospatial_westbound_longitude",
-        "geospatial_northbound_latitude", "geospatial_eastbound_longitude",
-        "geospatial_southbound_latitude", "geospatial_lat_center", "geospatial_lon_center"),
+    "DQF": tuple(
+        f"percent_{k}_qf"
+        for k in (
+            "good_pixel",
+            "conditionally_usable_pixel",
+            "out_of_range_pixel",
+            "no_value_pixel",
+            "focal_plane_temperature_threshold_exceeded",
+        )
+    ),
+    "geospatial_lat_lon_extent": (
+        "geospatial_westbound_longitude",
+        "geospatial_northbound_latitude",
+        "geospatial_eastbound_longitude",
+        "geospatial_southbound_latitude",
+        "geospatial_lat_center",
+        "geospatial_lon_center",
+    ),
     "algorithm_dynamic_input_data_container": ("input_ABI_L0_data",),
-}  # fmt: skip
+}
 _SMALL = 64  # variables up to this many values are kept with the header
 
 

@@ -5,5 +5,13 @@ from .config import ConfigError, PreprocessConfig, load_config
 from .pipeline import run
 from .store import StoreError
 
-__all__ = ["Catalog", "ConfigError", "PreprocessConfig", "Scan", "StoreError", "build_catalog",
-           "load_config", "run"]  # fmt: skip
+__all__ = [
+    "Catalog",
+    "ConfigError",
+    "PreprocessConfig",
+    "Scan",
+    "StoreError",
+    "build_catalog",
+    "load_config",
+    "run",
+]

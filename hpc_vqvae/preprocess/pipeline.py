@@ -54,8 +54,11 @@ def _plan(cfg: PreprocessConfig, shape: tuple[int, int]) -> Plan:
         new_times = np.array([np.datetime64(s.start, "ns") for s in new], dtype="datetime64[ns]")
         store.append(cfg.output, cfg, new_times, len(old_times), shape)
         slot.update({t: len(old_times) + i for i, t in enumerate(new_times)})
-    todo = [(slot[t], s) for s, t in zip(catalog.scans, times, strict=True)
-            if slot[t] >= len(written) or written[slot[t]] != 1]  # fmt: skip
+    todo = [
+        (slot[t], s)
+        for s, t in zip(catalog.scans, times, strict=True)
+        if slot[t] >= len(written) or written[slot[t]] != 1
+    ]
     return Plan(sorted(todo, key=lambda x: x[0]), len(old_times) + len(new), catalog)
 
 
@@ -133,7 +136,9 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
     progress = Progress(
         comm, len(plan.todo), f"preprocess ({comm.size} rank{'s' * (comm.size > 1)})"
     )
+    t_work = time.perf_counter()
     done = _work(cfg, shape, mine, progress)
+    done["work_s"] = time.perf_counter() - t_work
     progress.close()
 
     results = comm.gather(done, root=0)
@@ -160,6 +165,7 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
         "gb_read": sum(r["bytes"] for r in results) / 1e9,
         "wall_s": wall,
         "scans_per_s": written / wall if wall > 0 else 0.0,
+        "work_s": max(r["work_s"] for r in results),  # the per-scan phase, slowest rank
         "statistics": statistics,
         "config": cfg.describe(),
     }

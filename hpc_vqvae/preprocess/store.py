@@ -166,8 +166,10 @@ def read_state(path: Path) -> tuple[np.ndarray, np.ndarray, dict] | None:
     if attrs.get(_DONE_KEY) == _PENDING:
         return None
     if attrs.get(_DONE_KEY) != LAYOUT_VERSION:
-        raise StoreError(f"{path}: exists and is not a store of this stage; use --overwrite "
-                         "to replace it or choose another --output")  # fmt: skip
+        raise StoreError(
+            f"{path}: exists and is not a store of this stage; use --overwrite "
+            "to replace it or choose another --output"
+        )
     with xr.open_zarr(path, consolidated=False) as ds:
         return ds["time"].values, ds["written"].values, dict(ds.attrs)
 

@@ -18,8 +18,14 @@ def test_full_disk_against_proj(satellite):
     y = -x
     lon, lat = fixed_grid_lonlat(x, y, **proj)
     h = proj["perspective_point_height"]
-    geos = pyproj.Proj(proj="geos", h=h, lon_0=proj["longitude_of_projection_origin"],
-                       a=proj["semi_major_axis"], b=proj["semi_minor_axis"], sweep="x")  # fmt: skip
+    geos = pyproj.Proj(
+        proj="geos",
+        h=h,
+        lon_0=proj["longitude_of_projection_origin"],
+        a=proj["semi_major_axis"],
+        b=proj["semi_minor_axis"],
+        sweep="x",
+    )
     xx, yy = np.meshgrid(x * h, y * h)
     ref_lon, ref_lat = geos(xx, yy, inverse=True)
     off = ~np.isfinite(ref_lon) | (np.abs(ref_lon) > 360)

@@ -20,10 +20,13 @@ def test_parse_fields():
 
 @pytest.mark.parametrize(
     "name",
-    [NAME, "OR_ABI-L1b-RadF-M3C01_G16_s20172400000361_e20172400011128_c20172400011174.nc",
-     "OR_ABI-L1b-RadC-M4C16_G19_s20251231235591_e20251231235599_c20260010000037.nc",
-     "OR_ABI-L1b-RadM2-M6C02_G18_s20240602359575_e20240602359599_c20240610000030.nc"],
-)  # fmt: skip
+    [
+        NAME,
+        "OR_ABI-L1b-RadF-M3C01_G16_s20172400000361_e20172400011128_c20172400011174.nc",
+        "OR_ABI-L1b-RadC-M4C16_G19_s20251231235591_e20251231235599_c20260010000037.nc",
+        "OR_ABI-L1b-RadM2-M6C02_G18_s20240602359575_e20240602359599_c20240610000030.nc",
+    ],
+)
 def test_round_trip(name):
     assert parse_name(name).name == name
     assert parse_name("/some/dir/" + name).name == name
@@ -42,10 +45,16 @@ def test_m1_and_m2_share_radm():
 
 @pytest.mark.parametrize(
     "bad",
-    ["OR_ABI-L2-CMIPM1-M6C13_G17_s20193351027275_e20193351027344_c20193351027405.nc",
-     NAME.replace("C13", "C17"), NAME.replace("G17", "G15"), NAME.replace("-M6", "-M5"),
-     NAME.replace("s2019335", "s2019400"), NAME[:-3] + ".h5", "README.md"],
-)  # fmt: skip
+    [
+        "OR_ABI-L2-CMIPM1-M6C13_G17_s20193351027275_e20193351027344_c20193351027405.nc",
+        NAME.replace("C13", "C17"),
+        NAME.replace("G17", "G15"),
+        NAME.replace("-M6", "-M5"),
+        NAME.replace("s2019335", "s2019400"),
+        NAME[:-3] + ".h5",
+        "README.md",
+    ],
+)
 def test_unknown_names_are_reported(bad):
     with pytest.raises(ABINameError, match="ABI"):
         parse_name(bad)

@@ -52,8 +52,9 @@ def test_unsigned_packing_and_fill(tmp_path):
     with netCDF4.Dataset(path, "w") as ds:
         ds.createDimension("n", 4)
         var = ds.createVariable("v", "i2", ("n",), fill_value=np.int16(-1))  # 65535 unsigned
-        var.setncatts({"_Unsigned": "true", "scale_factor": np.float32(0.5),
-                       "add_offset": np.float32(-1.0)})  # fmt: skip
+        var.setncatts(
+            {"_Unsigned": "true", "scale_factor": np.float32(0.5), "add_offset": np.float32(-1.0)}
+        )
         var.set_auto_maskandscale(False)
         var[:] = np.array([0, 40000, 65535, 32767], dtype=np.uint16).view(np.int16)
     with netCDF4.Dataset(path) as ds:

@@ -54,8 +54,11 @@ def _json(header: dict) -> str:
 def test_header_is_noaas(archive, band, sample_dir):
     """Everything but per-scan values equals the real NOAA file of the same band: dimensions,
     variables, dtypes, packing, chunks, compression, attributes and their order."""
-    real = next(f for f in sample_files() if f.name.startswith(f"OR_ABI-L1b-RadM1-M6C{band:02d}")
-                and "_s20193002000275_" in f.name)  # fmt: skip
+    real = next(
+        f
+        for f in sample_files()
+        if f.name.startswith(f"OR_ABI-L1b-RadM1-M6C{band:02d}") and "_s20193002000275_" in f.name
+    )
     ours = _files(archive, DAY)[band]
     assert _json(extract_header(ours)) == _json(extract_header(real))
     assert parse_name(ours).start == parse_name(real).start
@@ -165,13 +168,27 @@ def test_satpy_reads_synthetic_like_read_band(tmp_path, satellite, sector, mode,
 
 
 def test_cli_writes_tree_and_resumes(tmp_path):
-    cmd = [sys.executable, "-m", "hpc_vqvae.synth", "--archive", str(tmp_path), "--start",
-           "2020-02-29", "--end", "2020-02-29", "--every", "12h", "--bands", "C13,C02"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "hpc_vqvae.synth",
+        "--archive",
+        str(tmp_path),
+        "--start",
+        "2020-02-29",
+        "--end",
+        "2020-02-29",
+        "--every",
+        "12h",
+        "--bands",
+        "C13,C02",
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     files = sorted(tmp_path.rglob("*.nc"))
-    assert [f.relative_to(tmp_path).parts[:4] for f in files] == [("ABI-L1b-RadM", "2020", "060", h)
-            for h in ("00", "00", "12", "12")]  # fmt: skip
+    assert [f.relative_to(tmp_path).parts[:4] for f in files] == [
+        ("ABI-L1b-RadM", "2020", "060", h) for h in ("00", "00", "12", "12")
+    ]
     mtimes = [f.stat().st_mtime_ns for f in files]
     assert subprocess.run(cmd, capture_output=True, timeout=300).returncode == 0
     assert [f.stat().st_mtime_ns for f in files] == mtimes, "a rerun must not rewrite files"
@@ -179,9 +196,13 @@ def test_cli_writes_tree_and_resumes(tmp_path):
 
 @pytest.mark.parametrize(
     "args,culprit",
-    [(["--bands", "C01,C17"], "C17"), (["--every", "7min", "--sector", "C"], "cadence"),
-     (["--start", "2020-13-01"], "2020-13-01"), (["--hours", "25"], "--hours")],
-)  # fmt: skip
+    [
+        (["--bands", "C01,C17"], "C17"),
+        (["--every", "7min", "--sector", "C"], "cadence"),
+        (["--start", "2020-13-01"], "2020-13-01"),
+        (["--hours", "25"], "--hours"),
+    ],
+)
 def test_cli_bad_input_is_one_clear_line(tmp_path, args, culprit):
     base = {"--archive": str(tmp_path), "--start": "2020-01-01", "--end": "2020-01-01"}
     for k, v in zip(args[::2], args[1::2], strict=True):

@@ -43,8 +43,13 @@ def preprocess_cmd(*args, ranks: int | None = None, mpiexec: str | None = None) 
 
 def run_preprocess(*args, ranks=None, mpiexec=None, check=True) -> subprocess.CompletedProcess:
     env = dict(os.environ, OMP_NUM_THREADS="1", HDF5_USE_FILE_LOCKING="FALSE")
-    out = subprocess.run(preprocess_cmd(*args, ranks=ranks, mpiexec=mpiexec), capture_output=True,
-                         text=True, timeout=600, env=env)  # fmt: skip
+    out = subprocess.run(
+        preprocess_cmd(*args, ranks=ranks, mpiexec=mpiexec),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     if check:
         assert out.returncode == 0, out.stdout + out.stderr
     return out

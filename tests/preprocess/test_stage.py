@@ -5,6 +5,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -59,8 +60,18 @@ def test_real_samples(tmp_path, mpiexec, sample_dir):
 
 def test_two_ranks_equal_one(archive, config_file, clean_store, tmp_path, mpiexec):
     out = tmp_path / "two.zarr"
-    proc = run_preprocess("--years", "2019-2020", "--archive", archive, "--output", out,
-                          "--config", config_file, ranks=2, mpiexec=mpiexec)  # fmt: skip
+    proc = run_preprocess(
+        "--years",
+        "2019-2020",
+        "--archive",
+        archive,
+        "--output",
+        out,
+        "--config",
+        config_file,
+        ranks=2,
+        mpiexec=mpiexec,
+    )
     a, b = load_store(clean_store), load_store(out)
     xr.testing.assert_identical(a, b)
     assert a.sizes["time"] == 16 and bool((a.written == 1).all())
@@ -102,8 +113,18 @@ def test_bad_files_are_reported_and_skipped(archive, config_file, tmp_path, mpie
     missing.unlink()
     (corrupt.parent / "OR_ABI-L1b-RadM1-garbage.nc").write_bytes(b"x")
     out = tmp_path / "bad.zarr"
-    proc = run_preprocess("--years", "2020", "--archive", root, "--output", out, "--config",
-                          config_file, ranks=2, mpiexec=mpiexec)  # fmt: skip
+    proc = run_preprocess(
+        "--years",
+        "2020",
+        "--archive",
+        root,
+        "--output",
+        out,
+        "--config",
+        config_file,
+        ranks=2,
+        mpiexec=mpiexec,
+    )
     report = _report(out)
     failed = {f["what"][7:26]: f["reason"] for f in report["failed"]}
     assert corrupt.name in failed["2020-01-01T00:00:27"]
@@ -129,8 +150,18 @@ def _rank_processes(mpiexec_proc: subprocess.Popen) -> dict[int, psutil.Process]
 
 def test_kill_a_rank_then_resume(archive, config_file, clean_store, tmp_path, mpiexec):
     out = tmp_path / "killed.zarr"
-    cmd = preprocess_cmd("--years", "2019-2020", "--archive", archive, "--output", out,
-                         "--config", config_file, ranks=2, mpiexec=mpiexec)  # fmt: skip
+    cmd = preprocess_cmd(
+        "--years",
+        "2019-2020",
+        "--archive",
+        archive,
+        "--output",
+        out,
+        "--config",
+        config_file,
+        ranks=2,
+        mpiexec=mpiexec,
+    )
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -153,8 +184,18 @@ def test_kill_a_rank_then_resume(archive, config_file, clean_store, tmp_path, mp
     assert proc.returncode != 0
     left = zarr.open_group(out, mode="r")["written"][:]
     assert (left != 1).any(), "the job finished before the kill"
-    run_preprocess("--years", "2019-2020", "--archive", archive, "--output", out, "--config",
-                   config_file, ranks=2, mpiexec=mpiexec)  # fmt: skip
+    run_preprocess(
+        "--years",
+        "2019-2020",
+        "--archive",
+        archive,
+        "--output",
+        out,
+        "--config",
+        config_file,
+        ranks=2,
+        mpiexec=mpiexec,
+    )
     assert _report(out)["scans_to_do"] == int((left != 1).sum())
     xr.testing.assert_identical(load_store(out), load_store(clean_store))
 
@@ -183,7 +224,39 @@ def test_foreign_output_is_never_deleted(archive, tmp_path):
 
 
 def test_missing_archive_is_one_line(tmp_path):
-    proc = run_preprocess("--years", "2019", "--archive", tmp_path / "nowhere", "--output",
-                          tmp_path / "s.zarr", check=False)  # fmt: skip
+    proc = run_preprocess(
+        "--years",
+        "2019",
+        "--archive",
+        tmp_path / "nowhere",
+        "--output",
+        tmp_path / "s.zarr",
+        check=False,
+    )
     assert proc.returncode == 2 and "nowhere" in proc.stderr and "Traceback" not in proc.stderr
     assert not (tmp_path / "s.zarr").exists()
+
+
+def test_job_script_runs_the_stage(archive, config_file, clean_store, tmp_path, mpiexec):
+    """preprocessing/preprocess.sbatch, with mpiexec standing in for srun (Slurm: issue 6)."""
+    out = tmp_path / "job.zarr"
+    env = dict(
+        os.environ,
+        YEARS="2019-2020",
+        ARCHIVE=str(archive),
+        OUTPUT=str(out),
+        CONFIG=str(config_file),
+        LAUNCHER=f"{mpiexec} -n 2",
+        PYTHON=sys.executable,
+    )
+    script = Path(__file__).resolve().parents[2] / "preprocessing" / "preprocess.sbatch"
+    proc = subprocess.run(
+        ["bash", str(script)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr
+    xr.testing.assert_identical(load_store(out), load_store(clean_store))
+    env.pop("YEARS")
+    proc = subprocess.run(
+        ["bash", str(script)], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode != 0 and "YEARS" in proc.stderr

@@ -69,10 +69,15 @@ def test_catalog_filters(archive, tmp_path):
 
 @pytest.mark.parametrize(
     "overrides,culprit",
-    [({"years": "2019-20x"}, "--years"), ({"input_bands": "C11,C99"}, "C99"),
-     ({"target_bands": "C13"}, "both input and target"), ({"every": "5sec"}, "--every"),
-     ({"sector": "M3"}, "--sector"), ({"years": None}, "years")],
-)  # fmt: skip
+    [
+        ({"years": "2019-20x"}, "--years"),
+        ({"input_bands": "C11,C99"}, "C99"),
+        ({"target_bands": "C13"}, "both input and target"),
+        ({"every": "5sec"}, "--every"),
+        ({"sector": "M3"}, "--sector"),
+        ({"years": None}, "years"),
+    ],
+)
 def test_config_errors_name_the_culprit(tmp_path, overrides, culprit):
     base = {"archive": tmp_path, "output": tmp_path / "s.zarr", "years": "2019"}
     with pytest.raises(ConfigError) as err:

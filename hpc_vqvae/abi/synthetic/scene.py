@@ -24,8 +24,18 @@ import numpy as np
 from ..bands import BANDS
 
 # Clear-sky brightness-temperature offsets from the 10.3 um window (K): water vapour, ozone, CO2.
-CLEAR_OFFSET = {7: -1.5, 8: -48.0, 9: -38.0, 10: -28.0, 11: -1.8, 12: -22.0, 13: 0.0,
-                14: -0.6, 15: -2.2, 16: -16.0}  # fmt: skip
+CLEAR_OFFSET = {
+    7: -1.5,
+    8: -48.0,
+    9: -38.0,
+    10: -28.0,
+    11: -1.8,
+    12: -22.0,
+    13: 0.0,
+    14: -0.6,
+    15: -2.2,
+    16: -16.0,
+}
 # Levels (K) above which the absorbing bands do not see: a cloud colder than this shows.
 ABSORBER_T = {8: 232.0, 9: 242.0, 10: 252.0, 12: 265.0, 16: 255.0}
 # Surface albedo (ocean, land) and Rayleigh path reflectance per reflective band.

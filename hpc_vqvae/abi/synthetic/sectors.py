@@ -34,15 +34,23 @@ def projection(satellite: str) -> dict[str, float]:
 # Top-left corner (x west edge, y north edge, radians) of each sector's home position.
 # M1 is where NOAA put GOES-17 M1 on 2019-10-27 (northern California); CONUS positions are
 # approximate.
-HOME = {"F": (FULL_DISK_EDGE, -FULL_DISK_EDGE), "C": (-0.101332, 0.128212),
-        "M1": (0.02464, 0.11536), "M2": (-0.05936, 0.07616)}  # fmt: skip
+HOME = {
+    "F": (FULL_DISK_EDGE, -FULL_DISK_EDGE),
+    "C": (-0.101332, 0.128212),
+    "M1": (0.02464, 0.11536),
+    "M2": (-0.05936, 0.07616),
+}
 
 # Seconds after the slot at which a scan starts, and how long each band's scan lasts.
 START_OFFSET_S = {"F": 20.3, "C": 17.6, "M1": 27.5, "M2": 57.5}
 SCAN_LENGTH_S = {"F": 600.0 * 0.95, "C": 270.0, "M1": 5.7, "M2": 5.7}
 BAND_EXTRA_S = {6: 0.6, 9: 0.6, 12: 0.6, 15: 0.6, 7: 1.2, 10: 1.2, 13: 1.2, 16: 1.2}
-CADENCE = {"F": timedelta(minutes=10), "C": timedelta(minutes=5),
-           "M1": timedelta(minutes=1), "M2": timedelta(minutes=1)}  # fmt: skip
+CADENCE = {
+    "F": timedelta(minutes=10),
+    "C": timedelta(minutes=5),
+    "M1": timedelta(minutes=1),
+    "M2": timedelta(minutes=1),
+}
 
 
 @dataclass(frozen=True)

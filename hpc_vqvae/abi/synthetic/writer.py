@@ -18,8 +18,13 @@ from .sectors import PLATFORMS, ScanFrame, projection
 
 _J2000 = datetime(2000, 1, 1, 12)
 _SCENE_ID = {"F": "Full Disk", "C": "CONUS", "M1": "Mesoscale", "M2": "Mesoscale"}
-_DQF_KEYS = ("good_pixel", "conditionally_usable_pixel", "out_of_range_pixel", "no_value_pixel",
-             "focal_plane_temperature_threshold_exceeded")  # fmt: skip
+_DQF_KEYS = (
+    "good_pixel",
+    "conditionally_usable_pixel",
+    "out_of_range_pixel",
+    "no_value_pixel",
+    "focal_plane_temperature_threshold_exceeded",
+)
 
 
 @dataclass(frozen=True)
