@@ -1,0 +1,34 @@
+"""An uncaught exception on one rank must end the whole job, not leave the others at a barrier."""
+
+import subprocess
+import sys
+import time
+
+SCRIPT = """
+from mpi4py import MPI
+from hpc_vqvae.preprocess.parallel import run_or_abort
+
+def main():
+    comm = MPI.COMM_WORLD
+    if comm.rank == 1:
+        raise RuntimeError("rank 1 broke")
+    comm.barrier()  # without the abort, rank 0 would wait here forever
+    return 0
+
+run_or_abort(main)
+"""
+
+
+def test_exception_on_one_rank_aborts_all(mpiexec, tmp_path):
+    script = tmp_path / "crash.py"
+    script.write_text(SCRIPT)
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [mpiexec, "-n", "2", sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0
+    assert "rank 1 broke" in proc.stderr
+    assert time.monotonic() - t0 < 60
