@@ -1,0 +1,66 @@
+"""Configuration of the model and its losses (validated; a wrong key fails naming it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class ModelConfig(BaseModel):
+    """Encoder/decoder, codebook and discriminator. Defaults are the reference paper's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    in_channels: int = Field(3, ge=1)  # the IR bands
+    out_channels: int = Field(3, ge=1)  # R, G, B
+    ch: int = Field(128, ge=8)
+    ch_mult: list[int] = [1, 1, 2, 2, 4]
+    num_res_blocks: int = Field(3, ge=1)
+    attention: bool = True  # self-attention at the lowest resolution
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    z_channels: int = Field(256, ge=1)
+    codebook_size: int = Field(4096, ge=2)
+    embed_dim: int = Field(256, ge=1)  # dimension of a code
+    lookup_dim: int | None = Field(None, ge=1)  # lower-dimensional lookup (factorised codes)
+    beta: float = Field(0.25, ge=0.0)  # commitment
+    ema: bool = True  # codebook moved by EMA statistics (buffers), not by the optimizer
+    ema_decay: float = Field(0.99, gt=0.0, lt=1.0)
+    cosine: bool = False  # l2-normalised lookup
+    kmeans_init: bool = True
+    dead_code_threshold: float = Field(1.0, ge=0.0)  # EMA usage below which a code is revived
+    disc_conditional: bool = True  # CGAN: the discriminator also sees the IR input
+    disc_layers: int = Field(3, ge=1)
+    disc_ndf: int = Field(64, ge=8)
+    disc_norm: Literal["group", "batch", "none"] = "group"
+
+    @property
+    def downsampling(self) -> int:
+        """Input size must be a multiple of this."""
+        return 2 ** (len(self.ch_mult) - 1)
+
+
+class LossConfig(BaseModel):
+    """Reconstruction + adversarial (hinge, adaptive weight) + codebook/commitment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rec: Literal["l1", "l2"] = "l1"
+    ssim_weight: float = Field(0.0, ge=0.0)
+    lpips_weight: float = Field(0.0, ge=0.0)
+    lpips_weights: Path | None = None  # a local file; never downloaded
+    codebook_weight: float = Field(1.0, ge=0.0)
+    disc_weight: float = Field(0.2, ge=0.0)
+    disc_factor: float = Field(1.0, ge=0.0)
+    disc_start: int = Field(0, ge=0)  # step before which neither G's adversarial term nor D trains
+    adaptive_weight: bool = True  # taming's ||grad rec|| / ||grad adv|| on the decoder's last layer
+
+    @model_validator(mode="after")
+    def _lpips_needs_file(self):
+        if self.lpips_weight > 0 and self.lpips_weights is None:
+            raise ValueError(
+                "lpips_weight > 0 needs lpips_weights: a local weight file "
+                "(compute nodes are offline; see hpc_vqvae.model.lpips)"
+            )
+        return self

@@ -1,0 +1,175 @@
+"""Vector quantizer with the codebook mechanics done right (after lucidrains'
+vector-quantize-pytorch): computed in fp32 whatever the autocast, straight-through gradients,
+optional EMA updates, cosine and lower-dimensional lookup, k-means initialisation on the first
+batch, dead-code revival from the batch. Under data parallelism every statistic that moves the
+codebook is all-reduced, so every rank holds the same codebook."""
+
+from __future__ import annotations
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def all_reduce_(t: torch.Tensor) -> torch.Tensor:
+    """Sum over ranks in place (no-op when not distributed)."""
+    if _distributed():
+        dist.all_reduce(t)
+    return t
+
+
+def _rank0_sample(x: torch.Tensor, n: int) -> torch.Tensor:
+    """``n`` rows of rank 0's ``x`` (with replacement if needed), the same on every rank."""
+    if x.shape[0] >= n:
+        rows = x[torch.randperm(x.shape[0], device=x.device)[:n]]
+    else:
+        rows = x[torch.randint(0, x.shape[0], (n,), device=x.device)]
+    rows = rows.contiguous()
+    if _distributed():
+        dist.broadcast(rows, src=0)
+    return rows
+
+
+def perplexity(counts: torch.Tensor) -> torch.Tensor:
+    """exp(entropy) of the code-usage histogram: K when all K codes are used equally, 1 for one."""
+    p = counts.float() / counts.sum().clamp(min=1)
+    return torch.exp(-(p * torch.log(p.clamp(min=1e-12))).sum())
+
+
+class VectorQuantizer(nn.Module):
+    def __init__(
+        self,
+        num_codes: int,
+        dim: int,
+        *,
+        codebook_dim: int | None = None,
+        beta: float = 0.25,
+        ema: bool = True,
+        decay: float = 0.99,
+        eps: float = 1e-5,
+        cosine: bool = False,
+        kmeans_init: bool = True,
+        kmeans_iters: int = 10,
+        dead_code_threshold: float = 1.0,
+    ):
+        super().__init__()
+        cdim = codebook_dim or dim
+        self.num_codes, self.beta, self.ema, self.decay, self.eps = num_codes, beta, ema, decay, eps
+        self.cosine, self.kmeans_iters, self.dead_threshold = (
+            cosine,
+            kmeans_iters,
+            dead_code_threshold,
+        )
+        self.project_in = nn.Linear(dim, cdim) if cdim != dim else nn.Identity()
+        self.project_out = nn.Linear(cdim, dim) if cdim != dim else nn.Identity()
+        embed = torch.empty(num_codes, cdim).uniform_(-1.0 / num_codes, 1.0 / num_codes)
+        if cosine:
+            embed = F.normalize(embed, dim=-1)
+        if ema:  # moved by statistics, not by the optimizer
+            self.register_buffer("embed", embed)
+            self.register_buffer("embed_avg", embed.clone())
+        else:
+            self.embed = nn.Parameter(embed)
+        self.register_buffer("cluster_size", torch.zeros(num_codes))  # EMA of code usage
+        self.register_buffer("initted", torch.tensor(not kmeans_init))
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _project(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        if isinstance(layer, nn.Identity):
+            return x
+        return F.linear(x, layer.weight.float(), layer.bias.float())
+
+    def codebook(self) -> torch.Tensor:
+        e = self.embed.float()
+        return F.normalize(e, dim=-1) if self.cosine else e
+
+    def _nearest(self, x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+        dist_ = x.pow(2).sum(1, keepdim=True) - 2 * x @ codebook.t() + codebook.pow(2).sum(1)[None]
+        return dist_.argmin(dim=1)
+
+    @torch.no_grad()
+    def _kmeans_init(self, x: torch.Tensor) -> None:
+        """Lloyd's k-means on the first batch, with sums and counts all-reduced over ranks."""
+        centroids = _rank0_sample(x, self.num_codes)
+        counts = torch.zeros(self.num_codes, device=x.device)
+        for _ in range(self.kmeans_iters):
+            idx = self._nearest(x, centroids)
+            sums = all_reduce_(torch.zeros_like(centroids).index_add_(0, idx, x))
+            counts = all_reduce_(torch.bincount(idx, minlength=self.num_codes).float())
+            new = sums / counts.clamp(min=1)[:, None]
+            centroids = torch.where(counts[:, None] > 0, new, centroids)
+            if self.cosine:
+                centroids = F.normalize(centroids, dim=-1)
+        self.embed.data.copy_(centroids)
+        if self.ema:
+            self.embed_avg.copy_(centroids * counts[:, None])
+        self.cluster_size.copy_(counts)
+        self.initted.fill_(True)
+
+    @torch.no_grad()
+    def _update(self, x: torch.Tensor, idx: torch.Tensor, counts: torch.Tensor) -> int:
+        """EMA of usage (and, with ema, of the codes); then revive codes that fell out of use.
+        Returns how many were revived."""
+        self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        if self.ema:
+            sums = all_reduce_(torch.zeros_like(self.embed_avg).index_add_(0, idx, x))
+            self.embed_avg.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+            n = self.cluster_size.sum()
+            smoothed = (self.cluster_size + self.eps) / (n + self.num_codes * self.eps) * n
+            embed = self.embed_avg / smoothed[:, None]
+            self.embed.copy_(F.normalize(embed, dim=-1) if self.cosine else embed)
+        dead = self.cluster_size < self.dead_threshold
+        n_dead = int(dead.sum())  # the same on every rank: cluster_size is all-reduced
+        if n_dead:
+            fresh = _rank0_sample(x, n_dead)
+            self.embed.data[dead] = fresh
+            self.cluster_size[dead] = self.dead_threshold
+            if self.ema:
+                self.embed_avg[dead] = fresh * self.dead_threshold
+        return n_dead
+
+    # -- forward -------------------------------------------------------------------------------
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
+        """z (B, C, H, W) -> (quantized z with straight-through gradients, loss, info).
+
+        info: indices (B, H, W), perplexity and usage (codes used / K) of this batch (counts
+        all-reduced over ranks when training), dead_codes (revived this step when training,
+        below the usage threshold in eval), commit_loss, codebook_loss.
+        Training-mode calls are collective: every rank must make them together.
+        """
+        in_dtype = z.dtype
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            b, c, h, w = z.shape
+            x = self._project(self.project_in, z.float().permute(0, 2, 3, 1).reshape(-1, c))
+            if self.cosine:
+                x = F.normalize(x, dim=-1)
+            if self.training and not bool(self.initted):
+                self._kmeans_init(x.detach())
+            codebook = self.codebook()
+            idx = self._nearest(x.detach(), codebook.detach())
+            q = F.embedding(idx, codebook)
+            counts = torch.bincount(idx, minlength=self.num_codes).float()
+            if self.training:
+                all_reduce_(counts)
+                dead = self._update(x.detach(), idx, counts)
+            else:
+                dead = int((self.cluster_size < self.dead_threshold).sum())
+            commit = F.mse_loss(x, q.detach())
+            codebook_loss = torch.zeros_like(commit) if self.ema else F.mse_loss(q, x.detach())
+            loss = codebook_loss + self.beta * commit
+            q = x + (q - x).detach()  # straight-through estimator
+            out = self._project(self.project_out, q).reshape(b, h, w, -1).permute(0, 3, 1, 2)
+        info = {
+            "indices": idx.reshape(b, h, w),
+            "perplexity": perplexity(counts),
+            "usage": (counts > 0).float().mean(),
+            "dead_codes": torch.tensor(float(dead)),  # revived this step when training
+            "commit_loss": commit.detach(),
+            "codebook_loss": codebook_loss.detach(),
+        }
+        return out.to(in_dtype), loss, info

@@ -1,0 +1,61 @@
+import pytest
+import torch
+
+from hpc_vqvae.model import ModelConfig, VQModel, build_discriminator
+
+TINY = ModelConfig(
+    ch=16,
+    ch_mult=[1, 2],
+    num_res_blocks=1,
+    z_channels=16,
+    codebook_size=32,
+    embed_dim=8,
+    disc_ndf=8,
+    disc_layers=2,
+)
+
+
+def test_shapes_and_downsampling():
+    model = VQModel(TINY)
+    rec, qloss, info = model(torch.randn(2, 3, 32, 32))
+    assert rec.shape == (2, 3, 32, 32) and qloss.ndim == 0
+    assert info["indices"].shape == (2, 16, 16)  # one 2x downsampling for ch_mult [1, 2]
+    with pytest.raises(ValueError, match="multiple of 2"):
+        model(torch.randn(1, 3, 31, 32))
+
+
+def test_skip_free_output_depends_on_codes_only():
+    """No U-Net skips: inputs that map to the same codes give the same output, up to the
+    float rounding of the straight-through sum x + (q - x)."""
+    torch.manual_seed(0)
+    model = VQModel(TINY).eval()
+    x = torch.randn(1, 3, 16, 16)
+    rec1, _, info1 = model(x)
+    rec2, _, info2 = model(x + 1e-3 * torch.randn_like(x))
+    assert torch.equal(info1["indices"], info2["indices"])
+    assert (rec1 - rec2).abs().max() < 1e-5
+
+
+def test_paper_config_builds_and_sizes():
+    paper = ModelConfig()
+    assert (paper.ch, paper.ch_mult, paper.num_res_blocks) == (128, [1, 1, 2, 2, 4], 3)
+    assert (paper.codebook_size, paper.embed_dim) == (4096, 256)
+    assert paper.downsampling == 16
+
+
+def test_conditional_discriminator():
+    disc = build_discriminator(TINY)
+    vis, ir = torch.randn(2, 3, 32, 32), torch.randn(2, 3, 32, 32)
+    assert disc(vis, ir).shape[:2] == (2, 1)
+    assert disc.net[0].in_channels == 6  # sees (IR, visible) pairs
+    with pytest.raises(ValueError, match="IR"):
+        disc(vis)
+    plain = build_discriminator(TINY.model_copy(update={"disc_conditional": False}))
+    assert plain.net[0].in_channels == 3 and plain(vis).shape[:2] == (2, 1)
+
+
+def test_discriminator_norm_is_per_sample():
+    """Real and fake share one forward: a sample's logits must not depend on the others."""
+    disc = build_discriminator(TINY).train()
+    vis, ir = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)
+    assert torch.allclose(disc(vis, ir)[:2], disc(vis[:2], ir[:2]), atol=1e-6)

@@ -1,0 +1,134 @@
+import math
+import os
+import socket
+
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from hpc_vqvae.model.quantizer import VectorQuantizer, perplexity
+
+
+def test_perplexity_is_exp_entropy():
+    counts = torch.tensor([10.0, 30.0, 60.0, 0.0])
+    p = torch.tensor([0.1, 0.3, 0.6])
+    assert math.isclose(
+        float(perplexity(counts)), math.exp(-(p * p.log()).sum().item()), rel_tol=1e-6
+    )
+    assert math.isclose(float(perplexity(torch.ones(16))), 16.0, rel_tol=1e-6)
+    assert math.isclose(float(perplexity(torch.tensor([0.0, 5.0, 0.0]))), 1.0, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "ema,cosine,lookup",
+    [(True, False, None), (False, False, None), (True, True, None), (False, False, 8)],
+)
+def test_shapes_and_straight_through(ema, cosine, lookup):
+    torch.manual_seed(0)
+    vq = VectorQuantizer(32, 16, codebook_dim=lookup, ema=ema, cosine=cosine)
+    z = torch.randn(2, 16, 8, 8, requires_grad=True)  # 128 vectors for 32 codes
+    q, loss, info = vq(z)
+    assert q.shape == z.shape and info["indices"].shape == (2, 8, 8)
+    assert int(info["indices"].max()) < 32
+    # straight-through: d(sum q)/dz passes as if q were z (identity when no projections)
+    q.sum().backward(retain_graph=True)
+    if lookup is None and not cosine:
+        assert torch.allclose(z.grad, torch.ones_like(z))
+    else:
+        assert z.grad.abs().sum() > 0
+    if not ema:
+        assert vq.embed.grad is None  # the codebook learns through the codebook loss only,
+        loss.backward()
+        assert vq.embed.grad is not None and vq.embed.grad.abs().sum() > 0
+
+
+def test_values_are_codes():
+    vq = VectorQuantizer(8, 4, kmeans_init=False).eval()
+    z = torch.randn(1, 4, 3, 3)
+    q, _, info = vq(z)
+    codes = vq.codebook()[info["indices"].reshape(-1)]
+    assert torch.allclose(q.permute(0, 2, 3, 1).reshape(-1, 4), codes)
+    dists = torch.cdist(z.permute(0, 2, 3, 1).reshape(-1, 4), vq.codebook())
+    assert torch.equal(dists.argmin(1), info["indices"].reshape(-1))
+
+
+def test_ema_update_moves_codes_toward_their_vectors():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(4, 2, ema=True, decay=0.5, kmeans_init=False, dead_code_threshold=0.0)
+    vq.embed.copy_(torch.tensor([[0.0, 0.0], [10.0, 10.0], [-10.0, 10.0], [10.0, -10.0]]))
+    vq.embed_avg.copy_(vq.embed * 1.0)
+    vq.cluster_size.fill_(1.0)
+    z = torch.tensor([[1.0, 1.0]] * 4).reshape(1, 4, 2).permute(0, 2, 1).reshape(1, 2, 2, 2)
+    vq.train()(z)
+    # code 0 got 4 vectors at (1, 1): cluster 0.5*1 + 0.5*4 = 2.5, avg 0.5*0 + 0.5*(4, 4)
+    assert math.isclose(float(vq.cluster_size[0]), 2.5)
+    n = float(vq.cluster_size.sum())
+    smoothed = (2.5 + vq.eps) / (n + 4 * vq.eps) * n
+    assert torch.allclose(vq.embed[0], torch.tensor([2.0, 2.0]) / smoothed, atol=1e-5)
+    assert torch.allclose(
+        vq.embed[1], torch.tensor([5.0, 5.0]) / ((0.5 + vq.eps) / (n + 4 * vq.eps) * n)
+    )
+
+
+def test_dead_codes_are_revived_from_the_batch():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(16, 3, ema=True, decay=0.5, kmeans_init=False, dead_code_threshold=0.5)
+    vq.cluster_size.fill_(0.6)  # unused codes decay to 0.3: below the threshold
+    vq.embed.copy_(torch.randn(16, 3) * 100)  # all far away: one code wins everything
+    z = torch.randn(2, 3, 4, 4)
+    _, _, info = vq.train()(z)
+    vectors = z.permute(0, 2, 3, 1).reshape(-1, 3)
+    assert int(info["dead_codes"]) > 0
+    revived = [e for e in vq.embed if (vectors - e).abs().sum(1).min() < 1e-6]
+    assert len(revived) >= int(info["dead_codes"])
+    assert float(vq.cluster_size.min()) >= 0.5  # their EMA statistics were reset too
+
+
+def test_kmeans_init_on_first_batch_only():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(4, 2, ema=True, kmeans_init=True, dead_code_threshold=0.0)
+    centres = torch.tensor([[5.0, 5.0], [-5.0, 5.0], [5.0, -5.0], [-5.0, -5.0]])
+    pts = (centres.repeat(64, 1) + 0.01 * torch.randn(256, 2)).T.reshape(1, 2, 16, 16)
+    assert not bool(vq.initted)
+    vq.train()(pts)
+    assert bool(vq.initted)
+    found = sorted(map(tuple, vq.embed.round().tolist()))
+    assert found == sorted(map(tuple, centres.tolist()))
+
+
+def test_quantizer_is_fp32_under_bf16_autocast():
+    vq = VectorQuantizer(8, 4, kmeans_init=False)
+    z = torch.randn(1, 4, 2, 2).bfloat16()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        q, loss, info = vq(z)
+    assert loss.dtype == torch.float32 and info["perplexity"].dtype == torch.float32
+    assert q.dtype == torch.bfloat16  # handed back in the caller's dtype
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _worker(rank: int, port: int, out: dict):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    torch.manual_seed(100 + rank)  # each rank sees different data
+    vq = VectorQuantizer(16, 4, ema=True, kmeans_init=True, dead_code_threshold=2.0).train()
+    ppl = []
+    for _ in range(5):
+        _, _, info = vq(torch.randn(2, 4, 4, 4) * (1 + rank))
+        ppl.append(float(info["perplexity"]))
+    out[rank] = (vq.embed.clone(), vq.cluster_size.clone(), ppl)
+    dist.destroy_process_group()
+
+
+def test_codebooks_agree_across_ranks():
+    """Real gloo process group, two ranks with different data: k-means, EMA, revival and
+    perplexity are all-reduced, so both ranks end with the same codebook and numbers."""
+    out = mp.Manager().dict()
+    mp.spawn(_worker, args=(_free_port(), out), nprocs=2, join=True)
+    (e0, c0, p0), (e1, c1, p1) = out[0], out[1]
+    assert torch.equal(e0, e1) and torch.equal(c0, c1) and p0 == p1
