@@ -1,0 +1,107 @@
+"""The data stage's configuration: which store, which bands, how crops are drawn and scaled."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from ..abi.bands import band_number
+
+CHANNELS = ("R", "G", "B")
+
+# ABI has no green band: G is a weighted sum of blue, red and the 0.86 um "veggie" band.
+DEFAULT_TARGET: dict[str, dict[str, float]] = {
+    "R": {"C02": 1.0},
+    "G": {"C02": 0.48358168, "C01": 0.45706946, "C03": 0.06038137},
+    "B": {"C01": 1.0},
+}
+
+
+def _label(band: int | str) -> str:
+    return f"C{band_number(band):02d}"
+
+
+class DataConfig(BaseModel):
+    """Validated settings of the data stage; unknown keys are refused, naming the key."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    store: Path
+    input_bands: list[str] = ["C11", "C13", "C14"]
+    target: dict[str, dict[str, float]] = DEFAULT_TARGET
+    patch_size: int = Field(256, ge=8)
+    day_sza_max: float = Field(80.0, gt=0.0, le=180.0)
+    day_mode: Literal["patch", "pixel"] = "patch"
+    ir_norm: Literal["range", "zscore"] = "range"
+    ir_range: tuple[float, float] = (180.0, 330.0)
+    divide_by_cos_sza: bool = False
+    reflectance_max: float = Field(1.2, gt=0.0)
+    augment: bool = True
+    samples_per_epoch: int = Field(1024, ge=1)
+    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    val_patches_per_scan: int = Field(4, ge=1)
+    crops_per_scan: int = Field(4, ge=1)  # consecutive samples of a rank share a scan read
+    scan_cache: int = Field(2, ge=0)  # whole scans kept decoded per process (0: none)
+    seed: int = Field(0, ge=0)
+    num_workers: int = Field(0, ge=0)
+
+    @field_validator("input_bands", mode="before")
+    @classmethod
+    def _input_bands(cls, v):
+        items = v.split(",") if isinstance(v, str) else list(v)
+        bands = [_label(b) for b in items]
+        if not bands:
+            raise ValueError("no input bands given")
+        if len(set(bands)) != len(bands):
+            raise ValueError(f"duplicate input bands in {bands}")
+        return bands
+
+    @field_validator("target")
+    @classmethod
+    def _target(cls, v: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        if set(v) != set(CHANNELS):
+            raise ValueError(f"target needs exactly the channels R, G, B, got {sorted(v)}")
+        out = {}
+        for channel in CHANNELS:
+            weights = {_label(b): w for b, w in v[channel].items()}
+            if not weights:
+                raise ValueError(f"target channel {channel} has no bands")
+            bad = {b: w for b, w in weights.items() if not math.isfinite(w)}
+            if bad:
+                raise ValueError(f"target channel {channel}: weights must be finite, got {bad}")
+            out[channel] = weights
+        return out
+
+    @field_validator("patch_size")
+    @classmethod
+    def _patch_size(cls, v: int) -> int:
+        if v % 8:
+            raise ValueError(f"patch_size must be a multiple of 8 (the model downsamples), got {v}")
+        return v
+
+    @field_validator("ir_range")
+    @classmethod
+    def _ir_range(cls, v: tuple[float, float]) -> tuple[float, float]:
+        lo, hi = v
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise ValueError(f"ir_range must be two finite temperatures, low < high; got {v}")
+        return v
+
+    @model_validator(mode="after")
+    def _no_leak(self):
+        overlap = set(self.input_bands) & set(self.target_bands)
+        if overlap:
+            raise ValueError(f"bands {sorted(overlap)} are both input and target")
+        return self
+
+    @property
+    def target_bands(self) -> list[str]:
+        """Every band the composite needs, in first-use order."""
+        return list(dict.fromkeys(b for weights in self.target.values() for b in weights))
+
+    @property
+    def bands(self) -> list[str]:
+        return self.input_bands + self.target_bands

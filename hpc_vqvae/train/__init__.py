@@ -1,0 +1,1 @@
+"""The training stage: configuration, engine-agnostic loss steps (DeepSpeed engines next)."""

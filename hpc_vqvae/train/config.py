@@ -1,0 +1,119 @@
+"""The run configuration: one YAML file (configs/*.yaml) with sections data, model, loss,
+optim and train, validated as a whole, overridable with dotted ``key=value`` pairs and logged
+flat. A wrong key or value fails at start, naming the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ..data.config import DataConfig
+from ..model.config import LossConfig, ModelConfig
+
+
+class ConfigError(ValueError):
+    """A configuration problem in one line, naming the field."""
+
+
+class OptimConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    base_lr: float = Field(4.5e-6, gt=0.0)  # per sample: lr = base_lr * batch * accum * world
+    betas: tuple[float, float] = (0.5, 0.9)
+    weight_decay: float = Field(0.0, ge=0.0)
+    disc_lr_scale: float = Field(1.0, gt=0.0)  # discriminator lr relative to the generator's
+    schedule: Literal["constant", "cosine"] = "cosine"
+    warmup_steps: int = Field(0, ge=0)
+    min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0)
+    grad_clip: float | None = Field(1.0, gt=0.0)
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    batch_size: int = Field(8, ge=1)  # per rank
+    grad_accum: int = Field(1, ge=1)
+    max_steps: int = Field(100_000, ge=1)
+    seed: int = 0
+    log_every: int = Field(50, ge=1)
+    val_every: int = Field(1000, ge=1)
+    val_batches: int = Field(8, ge=1)
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: DataConfig
+    model: ModelConfig = ModelConfig()
+    loss: LossConfig = LossConfig()
+    optim: OptimConfig = OptimConfig()
+    train: RunConfig = RunConfig()
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.model.in_channels != len(self.data.input_bands):
+            raise ValueError(
+                f"model.in_channels={self.model.in_channels} but data.input_bands "
+                f"has {len(self.data.input_bands)} bands"
+            )
+        if self.data.patch_size % self.model.downsampling:
+            raise ValueError(
+                f"data.patch_size={self.data.patch_size} is not a multiple of the "
+                f"model's downsampling {self.model.downsampling}"
+            )
+        return self
+
+    def learning_rate(self, world_size: int) -> float:
+        """taming's rule: the base rate scales with the number of samples per optimizer step."""
+        return self.optim.base_lr * self.train.batch_size * self.train.grad_accum * world_size
+
+    def flat(self) -> dict[str, object]:
+        """``{"model.ch": 128, ...}``: what the tracker logs as parameters."""
+        out: dict[str, object] = {}
+
+        def walk(prefix: str, value) -> None:
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    walk(f"{prefix}.{k}" if prefix else str(k), v)
+            else:
+                out[prefix] = value
+
+        walk("", self.model_dump(mode="json"))
+        return out
+
+
+def _set(tree: dict, dotted: str, value) -> None:
+    keys = dotted.split(".")
+    for k in keys[:-1]:
+        tree = tree.setdefault(k, {})
+        if not isinstance(tree, dict):
+            raise ConfigError(f"{dotted}: {k} is not a section")
+    tree[keys[-1]] = value
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """YAML file, then ``section.key=value`` overrides (values parsed as YAML)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"--config {path}: no such file")
+    try:
+        tree = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r}: expected section.key=value")
+        key, value = item.split("=", 1)
+        _set(tree, key.strip(), yaml.safe_load(value))
+    try:
+        return Config(**tree)
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "config"
+        more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+        raise ConfigError(
+            f"{path}: {field}: {first['msg'].removeprefix('Value error, ')}{more}"
+        ) from None

@@ -1,0 +1,49 @@
+"""One generator step and one discriminator step, engine-agnostic: the plain PyTorch loop in
+the tests and the DeepSpeed engines both call these, so the GAN logic lives in one place."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..model.losses import VQGANLoss
+from ..model.vqgan import VQModel
+
+
+def generator_step(
+    model: VQModel, disc: nn.Module, loss_fn: VQGANLoss, batch: dict, step: int
+) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    """(loss, log, reconstruction detached). D is frozen while G is judged: with ZeRO, a
+    gradient reaching D here is "computed twice" or leaks into D's step."""
+    ir, vis, mask = batch["ir"], batch["vis"], batch.get("mask")
+    rec, qloss, info = model(ir)
+    logits_fake = None
+    if loss_fn.disc_factor(step) > 0:
+        disc.requires_grad_(False)
+        logits_fake = disc(rec, ir if disc.cond_channels else None)
+    loss, log = loss_fn.generator(
+        target=vis,
+        rec=rec,
+        qloss=qloss,
+        logits_fake=logits_fake,
+        last_layer=model.last_layer,
+        step=step,
+        mask=mask,
+    )
+    log["train/perplexity"] = info["perplexity"]
+    log["train/codebook_usage"] = info["usage"]
+    log["train/dead_codes"] = info["dead_codes"]
+    return loss, log, rec.detach()
+
+
+def discriminator_step(
+    disc: nn.Module, loss_fn: VQGANLoss, batch: dict, rec: torch.Tensor, step: int
+) -> tuple[torch.Tensor, dict]:
+    """Real and fake through D in ONE forward (concatenated): DeepSpeed has had silent
+    wrong-gradient bugs with a module used twice in a step."""
+    disc.requires_grad_(True)
+    ir, vis = batch["ir"], batch["vis"]
+    cond = torch.cat([ir, ir]) if disc.cond_channels else None
+    logits = disc(torch.cat([vis, rec.to(vis.dtype)]), cond)
+    real, fake = logits.chunk(2)
+    return loss_fn.discriminator(logits_real=real, logits_fake=fake, step=step)

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+import torch
+import zarr
+
+from hpc_vqvae.data import Normalizer, PatchDataset
+
+from .helpers import raw
+
+
+def test_range_maps_the_ir_range_to_unit_interval(make_cfg):
+    norm = Normalizer(make_cfg(ir_range=(200.0, 300.0)), {}, "test")
+    bt = np.array([150.0, 200.0, 250.0, 300.0, 400.0, np.nan], np.float32)
+    out = norm.ir(np.stack([bt] * 3))
+    assert out.dtype == np.float32
+    assert out.shape == (3, 6)
+    np.testing.assert_array_equal(out[1], [-1, -1, 0, 1, 1, np.nan])
+
+
+def test_vis_mapping_and_its_inverse(make_cfg):
+    norm = Normalizer(make_cfg(reflectance_max=1.2), {}, "test")
+    refl = np.array([[-0.1, 0.0, 0.3, 0.6, 1.2, 2.0]] * 3, np.float32)[:, None, :]
+    x = norm.vis(refl, np.zeros((1, 6), np.float32))
+    np.testing.assert_allclose(x[0, 0], [-1, -1, -0.5, 0, 1, 1], atol=1e-6)
+    back = norm.vis_to_reflectance(torch.from_numpy(x))
+    assert isinstance(back, torch.Tensor)
+    np.testing.assert_allclose(back.numpy()[0, 0, 1:5], refl[0, 0, 1:5], atol=1e-6)
+    np.testing.assert_allclose(norm.vis_to_reflectance(x), back.numpy())
+
+
+def test_divide_by_cos_sza(make_cfg):
+    norm = Normalizer(make_cfg(divide_by_cos_sza=True, reflectance_max=1.0), {}, "test")
+    refl = np.full((3, 1, 3), 0.25, np.float32)
+    sza = np.array([[0.0, 60.0, 120.0]], np.float32)
+    x = norm.vis(refl, sza)[0, 0]
+    np.testing.assert_allclose(x, [-0.5, 0.0, 1.0], atol=1e-5)  # past 90 deg: floored, clipped
+
+
+def test_zscore_uses_the_store_statistics(make_cfg, store):
+    cfg = make_cfg(ir_norm="zscore", augment=False, samples_per_epoch=4, crops_per_scan=1)
+    stats = zarr.open_group(store, mode="r").attrs["statistics"]
+    ds = PatchDataset(cfg, "train")
+    for i in range(len(ds)):
+        item = ds[i]
+        for c, band in enumerate(cfg.input_bands):
+            s = stats[band]
+            want = np.clip((raw(store, band, item, 64) - s["mean"]) / s["std"], -5, 5)
+            np.testing.assert_allclose(item["ir"][c].numpy(), want, rtol=1e-5, atol=1e-5)
+    assert item["ir"].abs().max() > 1  # z-scores, not the [-1, 1] range mapping
+
+
+def test_zscore_without_statistics_names_the_band(make_cfg):
+    stats = {"C11": {"mean": 260.0, "std": 20.0}, "C14": {"mean": 260.0, "std": 20.0}}
+    with pytest.raises(ValueError, match="band C13 has no statistics in my store"):
+        Normalizer(make_cfg(ir_norm="zscore"), stats, "my store")
+
+
+@pytest.mark.parametrize("divide", [False, True])
+def test_composite_equals_the_formula_on_raw_values(make_cfg, store, divide):
+    cfg = make_cfg(augment=False, patch_size=128, divide_by_cos_sza=divide)
+    ds = PatchDataset(cfg, "val")
+    item = ds[0]
+    c01, c02, c03 = (raw(store, b, item, 128).astype(np.float64) for b in ("C01", "C02", "C03"))
+    want = np.stack([c02, 0.48358168 * c02 + 0.45706946 * c01 + 0.06038137 * c03, c01])
+    if divide:
+        want = want / np.cos(np.deg2rad(raw(store, "sza", item, 128)))
+    got = ds.normalizer.vis_to_reflectance(item["vis"]).numpy()
+    inside = (want > 0.01) & (want < cfg.reflectance_max - 0.01) & (item["mask"].numpy() > 0)
+    assert inside.mean() > 0.5
+    np.testing.assert_allclose(got[inside], want[inside], rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(got[want <= 0], 0)
