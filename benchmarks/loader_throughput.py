@@ -6,8 +6,9 @@ Without --store it first writes a small synthetic store (2 days of G17 M1 scans 
 preprocessed in a subprocess so that MPI stays out of this process) to a temporary folder.
 For patch sizes 64/128/256 and num_workers 0/1/2 at batch 16 it prints the DataLoader's
 samples/s in steady state (the first batch, with worker start-up, is timed apart) beside the
-samples/s of forward + backward + step of a small conv net on this CPU: a stand-in for the
-real model, to show whether loading or compute is the bottleneck here. Default run: ~1.5 min
+samples/s that one training step of the tiny config (configs/tiny.yaml: generator and
+discriminator, forward + backward + Adam) consumes on this CPU, to show whether loading or
+compute is the bottleneck. Default run: ~1.5 min
 on 2 cores.
 """
 
@@ -23,10 +24,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
 from hpc_vqvae.data import DataConfig, make_loader
+from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator
+from hpc_vqvae.train.config import load_config
+from hpc_vqvae.train.steps import discriminator_step, generator_step
+
+REPO = Path(__file__).resolve().parents[1]
 
 BATCH = 16
 PATCHES = (64, 128, 256)
@@ -68,39 +73,28 @@ def loader_rate(store: Path, patch: int, workers: int, batches: int) -> tuple[fl
     return first - start, rate
 
 
-def stand_in(width: int = 32) -> nn.Module:
-    """A small encoder-decoder of 3 -> 3 channels, stride 4; not the project's model."""
-    w = width
-    return nn.Sequential(
-        nn.Conv2d(3, w, 3, padding=1),
-        nn.SiLU(),
-        nn.Conv2d(w, 2 * w, 4, stride=2, padding=1),
-        nn.SiLU(),
-        nn.Conv2d(2 * w, 2 * w, 4, stride=2, padding=1),
-        nn.SiLU(),
-        nn.ConvTranspose2d(2 * w, w, 4, stride=2, padding=1),
-        nn.SiLU(),
-        nn.ConvTranspose2d(w, w, 4, stride=2, padding=1),
-        nn.SiLU(),
-        nn.Conv2d(w, 3, 3, padding=1),
-        nn.Tanh(),
-    )
-
-
 def step_rate(patch: int, steps: int) -> float:
-    """Samples/s of masked-L1 forward + backward + Adam step at batch 16: the fastest of
-    ``steps`` after one warm-up (other work on a shared machine only ever slows a step)."""
+    """Samples/s of one full training step of the tiny config (generator and discriminator,
+    adversarial term on) at batch 16: the fastest of ``steps`` after one warm-up."""
     torch.manual_seed(0)
-    model = stand_in()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
+    cfg = load_config(REPO / "configs" / "tiny.yaml", [f"data.patch_size={patch}"])
+    model, disc = VQModel(cfg.model), build_discriminator(cfg.model)
+    loss_fn = VQGANLoss(cfg.loss).train()
+    opt_g = torch.optim.Adam(model.parameters(), lr=1e-4, betas=cfg.optim.betas)
+    opt_d = torch.optim.Adam(disc.parameters(), lr=1e-4, betas=cfg.optim.betas)
     x = torch.rand(BATCH, 3, patch, patch) * 2 - 1
-    y, mask = torch.rand_like(x) * 2 - 1, torch.ones(BATCH, 1, patch, patch)
+    batch = {"ir": x, "vis": torch.rand_like(x) * 2 - 1, "mask": torch.ones(BATCH, 1, patch, patch)}
+    step_no = cfg.loss.disc_start  # adversarial term and discriminator both active
 
     def step() -> None:
-        opt.zero_grad(set_to_none=True)
-        loss = ((model(x) - y).abs() * mask).mean()
+        loss, _, rec = generator_step(model, disc, loss_fn, batch, step_no)
+        opt_g.zero_grad(set_to_none=True)
         loss.backward()
-        opt.step()
+        opt_g.step()
+        d_loss, _ = discriminator_step(disc, loss_fn, batch, rec, step_no)
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
 
     step()
     best = float("inf")
@@ -142,8 +136,8 @@ def report(store: Path, batches: int, steps: int) -> None:
             cells = [str(c).rjust(len(h)) for c, h in zip(row, head, strict=False)]
             print(" | ".join([*cells, f"{rate / consumed:.1f}x".rjust(len(head[-1]))]))
     print(
-        "* forward + backward + Adam step of a small stand-in conv net (not the project's "
-        "model) on this CPU; ratio = loader / step: above 1, loading keeps up with compute."
+        "* one training step of configs/tiny.yaml (generator + discriminator, forward + backward "
+        "+ Adam) on this CPU; ratio = loader / step: above 1, loading keeps up with compute."
     )
 
 

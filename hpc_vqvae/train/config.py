@@ -70,6 +70,14 @@ class Config(BaseModel):
         """taming's rule: the base rate scales with the number of samples per optimizer step."""
         return self.optim.base_lr * self.train.batch_size * self.train.grad_accum * world_size
 
+    def describe_lr(self, world_size: int) -> str:
+        """The line every run prints: where its learning rate comes from."""
+        t = self.train
+        return (
+            f"lr {self.learning_rate(world_size):.2e} = base {self.optim.base_lr:.2e} x batch "
+            f"{t.batch_size} x accum {t.grad_accum} x world {world_size}"
+        )
+
     def flat(self) -> dict[str, object]:
         """``{"model.ch": 128, ...}``: what the tracker logs as parameters."""
         out: dict[str, object] = {}

@@ -130,8 +130,9 @@ def test_tiny_vqgan_beats_least_squares(daytime_store, all_cores):
 
     ours = _evaluate(lambda ir: model(ir)[0], val, to_refl)
     base = _evaluate(baseline, val, to_refl)
+    print(f"\n{cfg.describe_lr(world_size=1)}")
     print(
-        f"\nLEARN {step} steps in {time.monotonic() - t0:.0f} s (lr {lr:.2e}); held-out days: "
+        f"LEARN {step} steps in {time.monotonic() - t0:.0f} s; held-out days: "
         f"VQGAN RMSE {ours['val/rmse']:.4f} SSIM {ours['val/ssim']:.4f} | least squares RMSE "
         f"{base['val/rmse']:.4f} SSIM {base['val/ssim']:.4f} | perplexity "
         f"{float(log['train/perplexity']):.1f}"

@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import pytest
+
+from hpc_vqvae.train.config import ConfigError, OptimConfig, load_config
+from hpc_vqvae.train.schedule import lr_factor
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_paper_config_is_the_reference():
+    cfg = load_config(CONFIGS / "paper.yaml")
+    m = cfg.model
+    assert (m.ch, m.ch_mult, m.num_res_blocks, m.codebook_size, m.embed_dim) == (
+        128,
+        [1, 1, 2, 2, 4],
+        3,
+        4096,
+        256,
+    )
+    assert cfg.optim.base_lr == 4.5e-6 and cfg.optim.betas == (0.5, 0.9)
+    assert cfg.loss.disc_weight == 0.2 and cfg.data.patch_size == 512
+    assert cfg.data.input_bands == ["C11", "C13", "C14"]
+
+
+def test_learning_rate_scales_with_samples_per_step():
+    cfg = load_config(CONFIGS / "paper.yaml", ["train.batch_size=4", "train.grad_accum=2"])
+    assert cfg.learning_rate(world_size=8) == pytest.approx(4.5e-6 * 4 * 2 * 8)
+    assert "lr 2.88e-04 = base 4.50e-06 x batch 4 x accum 2 x world 8" in cfg.describe_lr(8)
+
+
+def test_overrides_and_flat_params():
+    cfg = load_config(CONFIGS / "tiny.yaml", ["model.codebook_size=512", "data.store=/x.zarr"])
+    flat = cfg.flat()
+    assert flat["model.codebook_size"] == 512 and flat["data.store"] == "/x.zarr"
+    assert flat["data.target.G.C01"] == pytest.approx(0.45706946)
+
+
+@pytest.mark.parametrize(
+    "override,culprit",
+    [
+        ("model.chh=3", "model.chh"),
+        ("data.patch_size=36", "patch_size"),
+        ("loss.disc_weight=-1", "loss.disc_weight"),
+        ("optim.betas=[0.5]", "optim.betas"),
+        ("data.input_bands=[C11,C13]", "in_channels"),
+        ("nonsense", "section.key=value"),
+    ],
+)
+def test_bad_values_fail_naming_the_field(override, culprit):
+    with pytest.raises(ConfigError) as err:
+        load_config(CONFIGS / "tiny.yaml", [override])
+    assert culprit in str(err.value) and "\n" not in str(err.value)
+
+
+def test_missing_file():
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(CONFIGS / "nope.yaml")
+
+
+def test_schedule():
+    cos = OptimConfig(schedule="cosine", warmup_steps=10, min_lr_ratio=0.1)
+    assert lr_factor(0, cos, 110) == pytest.approx(0.1)
+    assert lr_factor(9, cos, 110) == pytest.approx(1.0)
+    assert lr_factor(10, cos, 110) == pytest.approx(1.0)
+    assert lr_factor(60, cos, 110) == pytest.approx(0.55)
+    assert lr_factor(110, cos, 110) == pytest.approx(0.1)
+    assert lr_factor(50, OptimConfig(schedule="constant"), 110) == 1.0
