@@ -50,7 +50,7 @@ def test_disc_start_gates_adversarial_terms():
     assert math.isclose(float(after.detach()), expected, rel_tol=1e-5)
     d0, _ = loss_fn.discriminator(logits_real=logits, logits_fake=-logits, step=99)
     d1, log_d = loss_fn.discriminator(logits_real=logits, logits_fake=-logits, step=100)
-    assert float(d0) == 0.0 and float(d1) > 0 and "train/disc_loss" in log_d
+    assert float(d0) == 0.0 and float(d1.detach()) > 0 and "train/disc_loss" in log_d
 
 
 def test_masked_reconstruction_ignores_masked_pixels():
