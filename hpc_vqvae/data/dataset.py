@@ -195,10 +195,11 @@ class EpochSampler(Sampler):
 
     def __init__(self, dataset: PatchDataset):
         self.dataset = dataset
+        self.start = 0  # a resumed run starts its first epoch here, then at 0 again
 
     def __iter__(self):
-        epoch = self.dataset.epoch
-        return iter([(epoch, i) for i in range(len(self.dataset))])
+        epoch, start, self.start = self.dataset.epoch, self.start, 0
+        return iter([(epoch, i) for i in range(start, len(self.dataset))])
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -228,4 +229,7 @@ def make_loader(
         persistent_workers=cfg.num_workers > 0,
         pin_memory=torch.cuda.is_available(),
         drop_last=split == "train",
+        # Its own generator: a loader must not draw from the global RNG, or a resumed run's
+        # random numbers (codebook revival) would shift against an uninterrupted run's.
+        generator=torch.Generator().manual_seed(cfg.seed),
     )

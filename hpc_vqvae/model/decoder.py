@@ -48,5 +48,13 @@ class Decoder(nn.Module):
         return self.conv_out.weight
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.up(self.mid(self.conv_in(z)))
-        return self.conv_out(F.silu(self.norm_out(h)))
+        h = F.silu(self.norm_out(self.up(self.mid(self.conv_in(z)))))
+        self.head_input = h.detach()  # what the last layer saw: the adaptive weight's probe
+        return self.conv_out(h)
+
+    def head(self, weight: torch.Tensor) -> torch.Tensor:
+        """The last layer again, on the last forward's input, with ``weight`` in place of its
+        own: d(loss)/d(weight) here is d(loss)/d(last layer) of that forward, computed on a
+        separate graph (no engine's backward hooks fire on it)."""
+        x = self.head_input.to(weight.dtype)
+        return F.conv2d(x, weight, self.conv_out.bias.detach().to(weight.dtype), padding=1)

@@ -6,6 +6,9 @@ tracker. The discriminator lives in its own module: the caller runs it and passe
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -34,6 +37,16 @@ def adaptive_weight(
     rec_grad = torch.autograd.grad(rec_loss, last_layer, retain_graph=True)[0]
     g_grad = torch.autograd.grad(g_loss, last_layer, retain_graph=True)[0]
     return (rec_grad.norm() / (g_grad.norm() + 1e-4)).clamp(0.0, 1e4).detach()
+
+
+@dataclass
+class AdaptiveProbe:
+    """What the adaptive weight needs: the last layer's weight, a way to re-run the last layer
+    with a stand-in weight (``Decoder.head``), and the (frozen) discriminator's verdict."""
+
+    weight: torch.Tensor
+    head: Callable[[torch.Tensor], torch.Tensor]
+    judge: Callable[[torch.Tensor], torch.Tensor]
 
 
 class VQGANLoss(nn.Module):
@@ -66,13 +79,14 @@ class VQGANLoss(nn.Module):
         rec: torch.Tensor,
         qloss: torch.Tensor,
         logits_fake: torch.Tensor | None,
-        last_layer: torch.Tensor | None,
+        probe: AdaptiveProbe | None,
         step: int,
         mask: torch.Tensor | None = None,
         split: str = "train",
     ) -> tuple[torch.Tensor, dict]:
         """Reconstruction + codebook terms, plus the adversarial term once ``step >= disc_start``
-        (``logits_fake``: the discriminator's verdict on ``rec``, through a frozen D)."""
+        (``logits_fake``: the discriminator's verdict on ``rec``, through a frozen D), weighted
+        adaptively when a ``probe`` is given."""
         nll, parts = self.reconstruction(target, rec, mask)
         factor = self.disc_factor(step)
         g_loss = (
@@ -80,8 +94,8 @@ class VQGANLoss(nn.Module):
         )
         d_weight = torch.zeros((), device=rec.device)
         if factor > 0 and logits_fake is not None:
-            if self.cfg.adaptive_weight and self.training and last_layer is not None:
-                d_weight = adaptive_weight(nll, g_loss, last_layer) * self.cfg.disc_weight
+            if self.cfg.adaptive_weight and self.training and probe is not None:
+                d_weight = self.probe_weight(probe, target, mask) * self.cfg.disc_weight
             else:
                 d_weight = torch.tensor(self.cfg.disc_weight, device=rec.device)
         loss = nll + d_weight * factor * g_loss + self.cfg.codebook_weight * qloss.mean()
@@ -95,6 +109,15 @@ class VQGANLoss(nn.Module):
             "total_loss": loss.detach(),
         }
         return loss, {f"{split}/{k}": v for k, v in log.items()}
+
+    def probe_weight(self, probe: AdaptiveProbe, target, mask) -> torch.Tensor:
+        """The adaptive weight from the probe: the same gradients w.r.t. the last layer as the
+        real graph has, on a graph of its own (engines' backward hooks never see it)."""
+        weight = probe.weight.detach().float().requires_grad_(True)
+        rec = probe.head(weight)
+        nll, _ = self.reconstruction(target.float(), rec, mask)
+        g_loss = -probe.judge(rec).float().mean()
+        return adaptive_weight(nll, g_loss, weight)
 
     def discriminator(
         self,

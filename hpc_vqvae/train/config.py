@@ -41,6 +41,12 @@ class RunConfig(BaseModel):
     log_every: int = Field(50, ge=1)
     val_every: int = Field(1000, ge=1)
     val_batches: int = Field(8, ge=1)
+    ckpt_every: int = Field(1000, ge=1)
+    zero_stage: Literal[0, 1, 2, 3] = 2
+    precision: Literal["fp32", "bf16"] = "bf16"  # bf16 on GPUs; fp16 is not supported on CPU
+    out_dir: Path = Path("runs")  # a run's folder is out_dir/<run name> unless --run-dir
+    experiment: str = "hpc-vqvae"
+    tracking_uri: str | None = None  # default: $MLFLOW_TRACKING_URI, else sqlite in the run dir
 
 
 class Config(BaseModel):
@@ -58,6 +64,13 @@ class Config(BaseModel):
             raise ValueError(
                 f"model.in_channels={self.model.in_channels} but data.input_bands "
                 f"has {len(self.data.input_bands)} bands"
+            )
+        adversarial = self.loss.disc_weight > 0 and self.loss.disc_factor > 0
+        if self.train.zero_stage == 3 and self.loss.adaptive_weight and adversarial:
+            raise ValueError(
+                "train.zero_stage=3 partitions the decoder's last layer, which the "
+                "adaptive GAN weight differentiates; use zero_stage <= 2 or "
+                "loss.adaptive_weight=false"
             )
         if self.data.patch_size % self.model.downsampling:
             raise ValueError(

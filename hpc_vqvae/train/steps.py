@@ -6,8 +6,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..model.losses import VQGANLoss
+from ..model.losses import AdaptiveProbe, VQGANLoss
 from ..model.vqgan import VQModel
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    """The user's module inside a DeepSpeed engine (or the module itself)."""
+    return getattr(module, "module", module)
 
 
 def generator_step(
@@ -17,18 +22,21 @@ def generator_step(
     gradient reaching D here is "computed twice" or leaks into D's step."""
     ir, vis, mask = batch["ir"], batch["vis"], batch.get("mask")
     rec, qloss, info = model(ir)
-    logits_fake = None
+    logits_fake, probe = None, None
     if loss_fn.disc_factor(step) > 0:
         disc.requires_grad_(False)
-        logits_fake = disc(rec, ir if disc.cond_channels else None)
+        cond = ir if _unwrap(disc).cond_channels else None
+        # The bare module, not the engine: an engine's forward hooks would run D's backward
+        # epilogue inside G's backward.
+        logits_fake = _unwrap(disc)(rec, cond)
+        decoder = _unwrap(model).decoder
+        probe = AdaptiveProbe(
+            weight=decoder.last_layer,
+            head=decoder.head,
+            judge=lambda r: _unwrap(disc)(r, None if cond is None else cond.float()),
+        )
     loss, log = loss_fn.generator(
-        target=vis,
-        rec=rec,
-        qloss=qloss,
-        logits_fake=logits_fake,
-        last_layer=model.last_layer,
-        step=step,
-        mask=mask,
+        target=vis, rec=rec, qloss=qloss, logits_fake=logits_fake, probe=probe, step=step, mask=mask
     )
     log["train/perplexity"] = info["perplexity"]
     log["train/codebook_usage"] = info["usage"]
@@ -43,7 +51,7 @@ def discriminator_step(
     wrong-gradient bugs with a module used twice in a step."""
     disc.requires_grad_(True)
     ir, vis = batch["ir"], batch["vis"]
-    cond = torch.cat([ir, ir]) if disc.cond_channels else None
+    cond = torch.cat([ir, ir]) if _unwrap(disc).cond_channels else None
     logits = disc(torch.cat([vis, rec.to(vis.dtype)]), cond)
     real, fake = logits.chunk(2)
     return loss_fn.discriminator(logits_real=real, logits_fake=fake, step=step)

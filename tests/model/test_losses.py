@@ -3,7 +3,16 @@ import math
 import pytest
 import torch
 
-from hpc_vqvae.model import LossConfig, VQGANLoss, adaptive_weight, hinge_d_loss
+from hpc_vqvae.model import (
+    LossConfig,
+    ModelConfig,
+    VQGANLoss,
+    VQModel,
+    adaptive_weight,
+    build_discriminator,
+    hinge_d_loss,
+)
+from hpc_vqvae.model.losses import AdaptiveProbe
 
 
 def test_hinge():
@@ -20,34 +29,51 @@ def test_adaptive_weight_is_gradient_norm_ratio():
     assert math.isclose(float(adaptive_weight(rec, adv, w)), expected, rel_tol=1e-6)
 
 
-def _inputs():
+def _setup():
     torch.manual_seed(0)
-    last = torch.randn(3, 4, requires_grad=True)
-    rec = torch.tanh(torch.randn(2, 3, 8, 8) + last.sum())  # depends on the last layer
-    target = torch.rand(2, 3, 8, 8) * 2 - 1
-    logits = rec.mean(dim=1, keepdim=True) * 2 + last.mean()
-    return last, rec, target, logits
+    cfg = ModelConfig(
+        ch=16,
+        ch_mult=[1, 2],
+        num_res_blocks=1,
+        z_channels=8,
+        codebook_size=16,
+        embed_dim=8,
+        disc_ndf=8,
+        disc_layers=2,
+        kmeans_init=False,
+    )
+    model, disc = VQModel(cfg).train(), build_discriminator(cfg)
+    ir, target = torch.randn(2, 3, 16, 16), torch.rand(2, 3, 16, 16) * 2 - 1
+    return model, disc, ir, target
+
+
+def test_probe_gives_the_true_adaptive_weight():
+    """The probe (a separate graph, safe under engines) equals differentiating the real graph."""
+    model, disc, ir, target = _setup()
+    loss_fn = VQGANLoss(LossConfig(disc_weight=1.0)).train()
+    rec, _, _ = model(ir)
+    nll, _ = loss_fn.reconstruction(target, rec, None)
+    g_loss = -disc(rec, ir).mean()
+    direct = adaptive_weight(nll, g_loss, model.last_layer)
+    probe = AdaptiveProbe(model.last_layer, model.decoder.head, lambda r: disc(r, ir))
+    assert torch.allclose(loss_fn.probe_weight(probe, target, None), direct, rtol=1e-4)
 
 
 def test_disc_start_gates_adversarial_terms():
+    model, disc, ir, target = _setup()
     loss_fn = VQGANLoss(LossConfig(disc_start=100, disc_weight=0.2)).train()
-    last, rec, target, logits = _inputs()
+    rec, _, _ = model(ir)
+    logits = disc(rec, ir)
+    probe = AdaptiveProbe(model.last_layer, model.decoder.head, lambda r: disc(r, ir))
     q = torch.tensor(0.5)
-    before, log_b = loss_fn.generator(
-        target=target, rec=rec, qloss=q, logits_fake=logits, last_layer=last, step=99
-    )
-    after, log_a = loss_fn.generator(
-        target=target, rec=rec, qloss=q, logits_fake=logits, last_layer=last, step=100
-    )
+    kw = {"target": target, "rec": rec, "qloss": q, "logits_fake": logits, "probe": probe}
+    before, log_b = loss_fn.generator(**kw, step=99)
+    after, log_a = loss_fn.generator(**kw, step=100)
     assert float(log_b["train/d_weight"]) == 0.0 and float(log_b["train/disc_factor"]) == 0.0
     assert math.isclose(float(before.detach()), float(log_b["train/rec_loss"]) + 0.5, rel_tol=1e-6)
     assert float(log_a["train/d_weight"]) > 0
-    expected = (
-        float(log_a["train/nll_loss"])
-        + float(log_a["train/d_weight"]) * float(log_a["train/g_loss"])
-        + 0.5
-    )
-    assert math.isclose(float(after.detach()), expected, rel_tol=1e-5)
+    nll, w, g = (float(log_a[f"train/{k}"]) for k in ("nll_loss", "d_weight", "g_loss"))
+    assert math.isclose(float(after.detach()), nll + w * g + 0.5, rel_tol=1e-5)
     d0, _ = loss_fn.discriminator(logits_real=logits, logits_fake=-logits, step=99)
     d1, log_d = loss_fn.discriminator(logits_real=logits, logits_fake=-logits, step=100)
     assert float(d0) == 0.0 and float(d1.detach()) > 0 and "train/disc_loss" in log_d
@@ -65,7 +91,7 @@ def test_masked_reconstruction_ignores_masked_pixels():
         rec=rec,
         qloss=torch.tensor(0.0),
         logits_fake=None,
-        last_layer=None,
+        probe=None,
         step=0,
         mask=mask,
         split="val",
@@ -77,7 +103,7 @@ def test_ssim_term_and_lpips_needs_local_file(tmp_path):
     loss_fn = VQGANLoss(LossConfig(ssim_weight=1.0))
     t = torch.rand(1, 3, 16, 16) * 2 - 1
     _, log = loss_fn.generator(
-        target=t, rec=t.clone(), qloss=torch.tensor(0.0), logits_fake=None, last_layer=None, step=0
+        target=t, rec=t.clone(), qloss=torch.tensor(0.0), logits_fake=None, probe=None, step=0
     )
     assert float(log["train/ssim_loss"]) < 1e-5
     with pytest.raises(ValueError, match="local weight file"):

@@ -45,7 +45,7 @@ def test_lpips_from_converted_official_layout(tmp_path):
     loss_fn = VQGANLoss(LossConfig(lpips_weight=1.0, lpips_weights=path))
     rec = y.clone().requires_grad_(True)
     loss, log = loss_fn.generator(
-        target=x, rec=rec, qloss=torch.tensor(0.0), logits_fake=None, last_layer=None, step=0
+        target=x, rec=rec, qloss=torch.tensor(0.0), logits_fake=None, probe=None, step=0
     )
     loss.backward()
     assert float(log["train/p_loss"]) > 0 and rec.grad.abs().sum() > 0

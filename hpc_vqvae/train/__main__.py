@@ -1,0 +1,49 @@
+"""``python -m hpc_vqvae.train --config configs/X.yaml [section.key=value ...]``: the one
+training entry point that torchrun, srun, mpiexec and submitit all call."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m hpc_vqvae.train", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("--config", type=Path, required=True, help="e.g. configs/tiny.yaml")
+    p.add_argument("overrides", nargs="*", help="section.key=value, e.g. train.max_steps=100")
+    p.add_argument("--run-dir", type=Path, help="default: <train.out_dir>/<config name>")
+    p.add_argument(
+        "--resume",
+        default="auto",
+        help="auto (latest complete checkpoint of the run dir, if any), none, or a path",
+    )
+    p.add_argument(
+        "--stop-after-steps",
+        type=int,
+        default=None,
+        help="checkpoint and stop after this many steps of this launch (job chaining)",
+    )
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from .config import ConfigError, load_config
+
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ConfigError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    from .loop import train
+
+    run_dir = args.run_dir or cfg.train.out_dir / args.config.stem
+    result = train(cfg, run_dir, resume=args.resume, stop_after=args.stop_after_steps)
+    return 0 if result["status"] in ("FINISHED", "KILLED") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

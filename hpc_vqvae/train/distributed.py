@@ -1,0 +1,114 @@
+"""Who am I in the job, and the process group: torchrun, Slurm (srun), MPI (mpiexec), or a
+single process without any launcher. NCCL on GPUs, gloo on CPUs.
+
+MASTER_ADDR/MASTER_PORT are always set explicitly: under mpiexec DeepSpeed's own discovery
+picks a non-loopback interface, which fails on machines that only route loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class World:
+    rank: int
+    size: int
+    local_rank: int
+    launcher: str  # torchrun, slurm, mpi or none
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _first(*names: str) -> str | None:
+    return next((os.environ[n] for n in names if n in os.environ), None)
+
+
+def _slurm_master() -> str:
+    nodes = os.environ.get("SLURM_JOB_NODELIST") or os.environ.get("SLURM_NODELIST")
+    if nodes:
+        try:
+            out = subprocess.run(
+                ["scontrol", "show", "hostnames", nodes],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            )
+            return out.stdout.split()[0]
+        except (OSError, subprocess.SubprocessError, IndexError):
+            return nodes.split(",")[0].split("[")[0]
+    return "127.0.0.1"
+
+
+def detect() -> World:
+    """Rank, size and local rank from whichever launcher started us (torchrun first)."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        return World(
+            int(os.environ["RANK"]),
+            int(os.environ["WORLD_SIZE"]),
+            int(os.environ.get("LOCAL_RANK", 0)),
+            "torchrun",
+        )
+    if "SLURM_PROCID" in os.environ and int(os.environ.get("SLURM_NTASKS", 1)) > 1:
+        return World(
+            int(os.environ["SLURM_PROCID"]),
+            int(os.environ["SLURM_NTASKS"]),
+            int(os.environ.get("SLURM_LOCALID", 0)),
+            "slurm",
+        )
+    rank = _first("OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK")
+    size = _first("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")
+    if rank is not None and size is not None and int(size) > 1:
+        local = _first("OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID") or "0"
+        return World(int(rank), int(size), int(local), "mpi")
+    return World(0, 1, 0, "none")
+
+
+def _master_address(world: World) -> str:
+    if world.launcher == "slurm":
+        return _slurm_master()
+    if world.launcher == "mpi":  # rank 0's host name, shared through MPI itself
+        from mpi4py import MPI
+
+        return MPI.COMM_WORLD.bcast(socket.gethostname() if world.rank == 0 else None, root=0)
+    return "127.0.0.1"
+
+
+def setup(world: World) -> str:
+    """Export the torch.distributed variables and start the process group; returns the device."""
+    default_port = 29500 + int(os.environ.get("SLURM_JOB_ID", 0)) % 20000
+    os.environ.setdefault("MASTER_ADDR", _master_address(world) if world.size > 1 else "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", str(default_port))
+    os.environ.update(
+        RANK=str(world.rank),
+        WORLD_SIZE=str(world.size),
+        LOCAL_RANK=str(world.local_rank),
+        LOCAL_SIZE=os.environ.get("LOCAL_SIZE", "1"),
+    )
+    cuda = torch.cuda.is_available() and os.environ.get("DS_ACCELERATOR", "cuda") != "cpu"
+    if cuda:
+        torch.cuda.set_device(world.local_rank % torch.cuda.device_count())
+    import deepspeed
+
+    if not dist.is_initialized():
+        deepspeed.init_distributed(
+            dist_backend="nccl" if cuda else "gloo", auto_mpi_discovery=False
+        )
+    return f"cuda:{torch.cuda.current_device()}" if cuda else "cpu"
+
+
+def any_rank(flag: bool, device: str) -> bool:
+    """True on every rank iff ``flag`` is true on any rank (a stop request reaches all)."""
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    if dist.is_initialized():
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)

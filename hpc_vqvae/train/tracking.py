@@ -1,0 +1,167 @@
+"""MLflow tracking from rank 0 that never stalls or stops training.
+
+Calls are queued and sent by a background thread; if the tracking server is unreachable the
+thread warns once, keeps what it could not send and sends it when the server is back. The
+default backend is a SQLite file in the run folder (MLflow 3 refuses the old file store);
+``$MLFLOW_TRACKING_URI`` or ``train.tracking_uri`` point at a server instead.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import socket
+import subprocess
+import threading
+import time
+import warnings
+from pathlib import Path
+
+RETRY_S = 5.0
+
+
+def default_uri(run_dir: Path, configured: str | None) -> str:
+    return (
+        configured
+        or os.environ.get("MLFLOW_TRACKING_URI")
+        or f"sqlite:///{run_dir.resolve()}/mlflow.db"
+    )
+
+
+def run_tags(launcher: str) -> dict[str, str]:
+    tags = {"launcher": launcher, "host": socket.gethostname()}
+    try:
+        repo = Path(__file__).resolve().parents[2]
+        commit = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        if commit:
+            tags["git_commit"] = commit
+    except (OSError, subprocess.SubprocessError):
+        pass
+    for env, tag in (("SLURM_JOB_ID", "slurm_job_id"), ("SLURM_JOB_NODELIST", "slurm_nodelist")):
+        if env in os.environ:
+            tags[tag] = os.environ[env]
+    return tags
+
+
+class Tracker:
+    """One MLflow run (new, or resumed by id). Only rank 0 makes one; elsewhere use NullTracker."""
+
+    def __init__(
+        self,
+        uri: str,
+        experiment: str,
+        run_name: str,
+        *,
+        run_id: str | None = None,
+        params: dict | None = None,
+        tags: dict | None = None,
+    ):
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # our thread retries
+        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+        from mlflow.entities import Param, RunTag
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(tracking_uri=uri)
+        self.uri = uri
+        if run_id is None:
+            exp = self.client.get_experiment_by_name(experiment)
+            exp_id = exp.experiment_id if exp else self.client.create_experiment(experiment)
+            run = self.client.create_run(exp_id, run_name=run_name)
+            self.run_id = run.info.run_id
+            items = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]
+            for i in range(0, len(items), 100):
+                self.client.log_batch(self.run_id, params=items[i : i + 100])
+        else:
+            self.run_id = run_id
+            self.client.update_run(run_id, status="RUNNING")
+        self.client.log_batch(
+            self.run_id, tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()]
+        )
+        self._queue: queue.Queue = queue.Queue()
+        self._pending: list = []
+        self._warned = False
+        self._thread = threading.Thread(target=self._work, daemon=True, name="mlflow-tracker")
+        self._thread.start()
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        self._queue.put(("metrics", [Metric(k, float(v), now, step) for k, v in metrics.items()]))
+
+    def log_artifact(self, path: Path, folder: str | None = None) -> None:
+        self._queue.put(("artifact", (str(path), folder)))
+
+    def _send(self, kind: str, payload) -> None:
+        if kind == "metrics":
+            for i in range(0, len(payload), 1000):
+                self.client.log_batch(self.run_id, metrics=payload[i : i + 1000])
+        else:
+            self.client.log_artifact(self.run_id, payload[0], payload[1])
+
+    def _flush(self) -> bool:
+        while self._pending:
+            try:
+                self._send(*self._pending[0])
+            except Exception as err:  # noqa: BLE001 (any failure: keep it and retry later)
+                if not self._warned:
+                    warnings.warn(
+                        f"MLflow at {self.uri} unreachable ({type(err).__name__}); "
+                        "training goes on, metrics are kept and sent when it is back",
+                        stacklevel=1,
+                    )
+                    self._warned = True
+                return False
+            self._pending.pop(0)
+        return True
+
+    def _work(self) -> None:
+        stop = False
+        while not stop:
+            try:
+                item = self._queue.get(timeout=RETRY_S)
+                if item is None:
+                    stop = True
+                else:
+                    self._pending.append(item)
+                while not self._queue.empty():
+                    nxt = self._queue.get_nowait()
+                    stop = stop or nxt is None
+                    if nxt is not None:
+                        self._pending.append(nxt)
+            except queue.Empty:
+                pass
+            if not self._flush() and not stop:
+                time.sleep(RETRY_S)
+
+    def close(self, status: str = "FINISHED", timeout: float = 60.0) -> None:
+        """Send what is queued (waiting up to ``timeout``), then mark the run's status."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+        deadline = time.monotonic() + timeout
+        while not self._flush() and time.monotonic() < deadline:
+            time.sleep(1.0)
+        try:
+            self.client.set_terminated(self.run_id, status=status)
+        except Exception:  # noqa: BLE001
+            warnings.warn(f"could not mark MLflow run {self.run_id} {status}", stacklevel=1)
+
+
+class NullTracker:
+    """What ranks other than 0 hold: the same calls, doing nothing."""
+
+    run_id = None
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        pass
+
+    def log_artifact(self, path: Path, folder: str | None = None) -> None:
+        pass
+
+    def close(self, status: str = "FINISHED", timeout: float = 60.0) -> None:
+        pass
