@@ -1,0 +1,165 @@
+"""The trainer for real: DeepSpeed engines over gloo with 2 ranks (torchrun and mpiexec), ZeRO
+1-3, exact resume, stop on SIGUSR2, MLflow (server and SQLite), and run comparison."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+from mlflow.tracking import MlflowClient
+
+from hpc_vqvae.model import ModelConfig, VQModel
+from hpc_vqvae.train import checkpoint
+
+from .conftest import REPO, launch, small_run, train_env
+
+EXPERIMENT = "trainer-tests"
+
+
+def _metrics(run_dir) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("stage,launcher", [(1, "torchrun"), (2, "mpiexec"), (3, "torchrun")])
+def test_zero_stages_on_two_ranks(stage, launcher, train_store, mlflow_server, tmp_path, mpiexec):
+    run_dir = tmp_path / f"zero{stage}"
+    extra = [
+        f"train.zero_stage={stage}",
+        f"train.experiment={EXPERIMENT}",
+        f"train.tracking_uri={mlflow_server}",
+    ]
+    if stage == 3:
+        extra.append("loss.adaptive_weight=false")  # ZeRO-3 partitions the probed layer
+    proc = launch(2, launcher, small_run(train_store, 4, *extra), run_dir, mpiexec=mpiexec)
+    assert f"2 rank(s) via {launcher.replace('mpiexec', 'mpi')}" in proc.stdout
+    rows = _metrics(run_dir)
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]
+    assert all(np.isfinite(r["train/rec_loss"]) and r["train/disc_loss"] > 0 for r in rows[1:])
+    exported = torch.load(run_dir / "generator.pt", weights_only=False)
+    model = VQModel(ModelConfig(**exported["config"]["model"]))
+    model.load_state_dict(exported["generator"])  # consolidated fp32, whatever the stage
+    client = MlflowClient(tracking_uri=mlflow_server)
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    runs = [r for r in client.search_runs([exp.experiment_id]) if r.info.run_name == run_dir.name]
+    assert len(runs) == 1, "exactly one MLflow run for a 2-rank job"
+    run = runs[0]
+    assert run.info.status == "FINISHED" and run.data.params["world_size"] == "2"
+    assert run.data.params["train.zero_stage"] == str(stage)
+    history = client.get_metric_history(run.info.run_id, "train/rec_loss")
+    assert [m.step for m in sorted(history, key=lambda m: m.step)] == [1, 2, 3, 4]
+    for key in (
+        "train/perplexity",
+        "train/codebook_usage",
+        "train/dead_codes",
+        "train/d_weight",
+        "train/lr",
+        "train/samples_per_s",
+        "val/ssim",
+        "val/psnr",
+        "val/rmse",
+        "val/mae",
+    ):
+        assert key in run.data.metrics, key
+    assert "git_commit" in run.data.tags and run.data.tags["launcher"]
+    artifacts = [a.path for a in client.list_artifacts(run.info.run_id, "samples")]
+    assert artifacts and artifacts[0].endswith(".png")
+
+
+def test_compare_runs(train_store, mlflow_server, tmp_path):
+    """After the stage runs above: the runs side by side, the differing params, a PNG."""
+    plot = tmp_path / "curves.png"
+    cmd = [
+        sys.executable,
+        "-m",
+        "hpc_vqvae.compare",
+        "--experiment",
+        EXPERIMENT,
+        "--tracking-uri",
+        mlflow_server,
+        "--format",
+        "json",
+        "--plot",
+        str(plot),
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert len(report["runs"]) >= 2 and "train.zero_stage" in report["differing_params"]
+    some = report["runs"][0]["metrics"]["train/rec_loss"]
+    assert some["best"] <= some["final"]
+    assert plot.stat().st_size > 1000
+    table = subprocess.run(cmd[:-4], capture_output=True, text=True, timeout=300).stdout
+    assert "train.zero_stage" in table and "val/ssim best" in table
+
+
+def test_resume_reproduces_an_uninterrupted_run(train_store, tmp_path):
+    """2 ranks, ZeRO-2: 8 steps straight == 4 steps, stop, resume, 4 more (every loss term)."""
+    overrides = small_run(train_store, 8, "train.zero_stage=2")
+    launch(2, "torchrun", overrides, tmp_path / "straight")
+    launch(2, "torchrun", overrides, tmp_path / "split", "--stop-after-steps", "4")
+    assert checkpoint.latest(tmp_path / "split").name == "step_00000004"
+    proc = launch(2, "torchrun", overrides, tmp_path / "split")
+    assert "resumed from step_00000004" in proc.stdout
+    straight, split = _metrics(tmp_path / "straight"), _metrics(tmp_path / "split")
+    assert [r["step"] for r in split] == list(range(1, 9))
+    for a, b in zip(straight, split, strict=True):
+        for key in a:
+            if key.startswith("train/") and key != "train/samples_per_s":
+                assert a[key] == b[key], (a["step"], key)
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'split' / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("hpc-vqvae").experiment_id])
+    assert len(runs) == 1 and runs[0].info.status == "FINISHED", "one run, continued"
+    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "train/rec_loss")]
+    assert sorted(steps) == list(range(1, 9))
+
+
+def test_sigusr2_checkpoints_stops_and_resumes(train_store, tmp_path):
+    """Slurm's pre-emption warning: the run checkpoints at the next step, is marked KILLED,
+    and a relaunch continues the same MLflow run to the end."""
+    run_dir = tmp_path / "preempted"
+    overrides = small_run(train_store, 40)
+    cmd = [
+        sys.executable,
+        "-m",
+        "hpc_vqvae.train",
+        "--config",
+        str(REPO / "configs" / "tiny.yaml"),
+        "--run-dir",
+        str(run_dir),
+        *overrides,
+    ]
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=train_env()
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        metrics = run_dir / "metrics.jsonl"
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 2:
+            proc.send_signal(signal.SIGUSR2)
+            break
+        time.sleep(0.1)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    assert "stopped at step" in out
+    stopped = checkpoint.latest(run_dir)
+    assert stopped is not None and 2 <= int(stopped.name[5:]) < 40
+    client = MlflowClient(tracking_uri=f"sqlite:///{run_dir / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("hpc-vqvae")
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.info.status == "KILLED"
+    launch(1, "none", overrides, run_dir)
+    (again,) = client.search_runs([exp.experiment_id])
+    assert again.info.run_id == run.info.run_id and again.info.status == "FINISHED"
+    assert _metrics(run_dir)[-1]["step"] == 40
+
+
+def test_bad_config_fails_before_any_work(train_store, tmp_path):
+    proc = launch(
+        1, "none", small_run(train_store, 2, "model.codebook_sizee=8"), tmp_path / "x", check=False
+    )
+    assert proc.returncode == 2 and "model.codebook_sizee" in proc.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "x").exists()
