@@ -115,13 +115,11 @@ def launch(
     return proc
 
 
-@pytest.fixture(scope="module")
-def mlflow_server(tmp_path_factory):
-    """A real MLflow tracking server on 127.0.0.1 (SQLite backend, local artifact store)."""
+def start_mlflow_server(root: Path, port: int) -> subprocess.Popen:
+    """A real MLflow tracking server on 127.0.0.1 (SQLite backend, local artifact store),
+    answering /health; its own process group, so that it can be stopped whole."""
     exe = shutil.which("mlflow", path=str(Path(sys.executable).parent))
     require_real("MLflow server", exe is not None, "no mlflow executable in the venv")
-    root = tmp_path_factory.mktemp("mlflow")
-    port = free_port()
     cmd = [
         exe,
         "server",
@@ -137,18 +135,26 @@ def mlflow_server(tmp_path_factory):
     proc = subprocess.Popen(
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
-    uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(f"{uri}/health", timeout=2) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as r:
                 if r.status == 200:
-                    break
+                    return proc
         except OSError:
             time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("mlflow server did not answer /health in 120 s")
-    yield uri
+    stop_mlflow_server(proc)
+    pytest.fail("mlflow server did not answer /health in 120 s")
+
+
+def stop_mlflow_server(proc: subprocess.Popen) -> None:
     os.killpg(proc.pid, 15)
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory):
+    port = free_port()
+    proc = start_mlflow_server(tmp_path_factory.mktemp("mlflow"), port)
+    yield f"http://127.0.0.1:{port}"
+    stop_mlflow_server(proc)
