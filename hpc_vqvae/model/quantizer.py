@@ -79,6 +79,12 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("initted", torch.tensor(not kmeans_init))
 
     # -- helpers -------------------------------------------------------------------------------
+    def _keep_fp32(self) -> None:
+        """Codebook statistics stay fp32 even if an engine cast the module to bf16."""
+        for name, buf in self._buffers.items():
+            if buf is not None and buf.is_floating_point() and buf.dtype != torch.float32:
+                self._buffers[name] = buf.float()
+
     def _project(self, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
         if isinstance(layer, nn.Identity):
             return x
@@ -143,6 +149,7 @@ class VectorQuantizer(nn.Module):
         Training-mode calls are collective: every rank must make them together.
         """
         in_dtype = z.dtype
+        self._keep_fp32()
         with torch.autocast(device_type=z.device.type, enabled=False):
             b, c, h, w = z.shape
             x = self._project(self.project_in, z.float().permute(0, 2, 3, 1).reshape(-1, c))

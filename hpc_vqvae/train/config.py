@@ -43,7 +43,7 @@ class RunConfig(BaseModel):
     val_batches: int = Field(8, ge=1)
     ckpt_every: int = Field(1000, ge=1)
     zero_stage: Literal[0, 1, 2, 3] = 2
-    precision: Literal["fp32", "bf16"] = "bf16"  # bf16 on GPUs; fp16 is not supported on CPU
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on GPUs, fp32 on CPUs
     out_dir: Path = Path("runs")  # a run's folder is out_dir/<run name> unless --run-dir
     experiment: str = "hpc-vqvae"
     tracking_uri: str | None = None  # default: $MLFLOW_TRACKING_URI, else sqlite in the run dir

@@ -9,14 +9,21 @@ from torch import nn
 from .config import Config
 
 
-def ds_config(cfg: Config, world_size: int) -> dict:
+def precision(cfg: Config, device: str) -> str:
+    """bf16 on GPUs, fp32 on CPUs unless configured (fp16 is not supported on CPU)."""
+    if cfg.train.precision != "auto":
+        return cfg.train.precision
+    return "bf16" if device.startswith("cuda") else "fp32"
+
+
+def ds_config(cfg: Config, world_size: int, device: str = "cpu") -> dict:
     t = cfg.train
     out = {
         "train_micro_batch_size_per_gpu": t.batch_size,
         "gradient_accumulation_steps": t.grad_accum,
         "train_batch_size": t.batch_size * t.grad_accum * world_size,
         "zero_optimization": {"stage": t.zero_stage},
-        "bf16": {"enabled": t.precision == "bf16"},
+        "bf16": {"enabled": precision(cfg, device) == "bf16"},
         "steps_per_print": 10**9,  # we log ourselves
         "wall_clock_breakdown": False,
     }
@@ -33,7 +40,7 @@ def _optimizer(module: nn.Module, lr: float, cfg: Config) -> torch.optim.Optimiz
     )
 
 
-def build_engines(cfg: Config, model: nn.Module, disc: nn.Module, world_size: int):
+def build_engines(cfg: Config, model: nn.Module, disc: nn.Module, world_size: int, device: str):
     """(generator engine, discriminator engine); peak learning rates set, schedule by the loop."""
     import deepspeed
 
@@ -43,7 +50,7 @@ def build_engines(cfg: Config, model: nn.Module, disc: nn.Module, world_size: in
         engine, *_ = deepspeed.initialize(
             model=module,
             optimizer=_optimizer(module, lr * scale, cfg),
-            config=ds_config(cfg, world_size),
+            config=ds_config(cfg, world_size, device),
         )
         engines.append(engine)
     return tuple(engines)
@@ -52,3 +59,19 @@ def build_engines(cfg: Config, model: nn.Module, disc: nn.Module, world_size: in
 def set_lr(engine, lr: float) -> None:
     for group in engine.optimizer.param_groups:
         group["lr"] = lr
+
+
+def optimizer_state_bytes(engine) -> int:
+    """Bytes of optimizer state held by this rank (Adam moments, and ZeRO's fp32 partition):
+    what ZeRO-1/2/3 shrink by the number of ranks."""
+    opt = engine.optimizer
+    inner = getattr(opt, "optimizer", opt)
+    total = sum(
+        t.numel() * t.element_size()
+        for st in inner.state.values()
+        for t in st.values()
+        if torch.is_tensor(t)
+    )
+    for group in getattr(opt, "single_partition_of_fp32_groups", []):
+        total += group.numel() * group.element_size()
+    return total

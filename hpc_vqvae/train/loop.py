@@ -4,6 +4,7 @@ a discriminator update, logging, validation and checkpoints, until max_steps or 
 from __future__ import annotations
 
 import json
+import resource
 import signal
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from ..model import VQGANLoss, VQModel, build_discriminator
 from . import checkpoint
 from .config import Config
 from .distributed import any_rank, detect, setup
-from .engines import build_engines, set_lr
+from .engines import build_engines, optimizer_state_bytes, precision, set_lr
 from .schedule import lr_factor
 from .steps import discriminator_step, generator_step
 from .tracking import NullTracker, Tracker, default_uri, run_tags
@@ -55,6 +56,18 @@ def _mean_over_ranks(log: dict, device: str) -> dict[str, float]:
     return dict(zip(keys, t.tolist(), strict=True))
 
 
+def _write_resources(run_dir: Path, rank: int, g, d) -> None:
+    """Per-rank memory figures for benchmarks: optimizer state held here and peak RSS."""
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    info = {
+        "optimizer_state_mb": (optimizer_state_bytes(g) + optimizer_state_bytes(d)) / 2**20,
+        "peak_rss_mb": peak_kb / 1024,
+    }
+    if torch.cuda.is_available():
+        info["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+    (run_dir / f"resources_rank{rank}.json").write_text(json.dumps(info))
+
+
 def _resume_from(resume: str, run_dir: Path) -> Path | None:
     if resume == "none":
         return None
@@ -79,7 +92,7 @@ def train(
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
     model, disc = VQModel(cfg.model), build_discriminator(cfg.model)
     loss_fn = VQGANLoss(cfg.loss).to(device).train()
-    g, d = build_engines(cfg, model, disc, world.size)
+    g, d = build_engines(cfg, model, disc, world.size, device)
 
     state = {"step": 0, "epoch": 0, "batch": 0, "mlflow_run_id": None}
     ckpt = _resume_from(resume, run_dir)
@@ -100,7 +113,7 @@ def train(
         print(cfg.describe_lr(world.size), flush=True)
         print(
             f"run {run_dir} | {world.size} rank(s) via {world.launcher} on {device} | ZeRO "
-            f"{cfg.train.zero_stage} {cfg.train.precision} | MLflow {uri} run {tracker.run_id}"
+            f"{cfg.train.zero_stage} {precision(cfg, device)} | MLflow {uri} run {tracker.run_id}"
             + (f" | resumed from {ckpt.name}" if ckpt else ""),
             flush=True,
         )
@@ -184,6 +197,7 @@ def train(
                         flush=True,
                     )
                 break
+        _write_resources(run_dir, world.rank, g, d)
         if step >= cfg.train.max_steps:
             checkpoint.export_generator(
                 run_dir / "generator.pt",

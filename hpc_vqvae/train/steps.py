@@ -15,25 +15,31 @@ def _unwrap(module: nn.Module) -> nn.Module:
     return getattr(module, "module", module)
 
 
+def _dtype(module: nn.Module) -> torch.dtype:
+    """The engine's compute dtype (bf16 engines want bf16 inputs)."""
+    return next(_unwrap(module).parameters()).dtype
+
+
 def generator_step(
     model: VQModel, disc: nn.Module, loss_fn: VQGANLoss, batch: dict, step: int
 ) -> tuple[torch.Tensor, dict, torch.Tensor]:
     """(loss, log, reconstruction detached). D is frozen while G is judged: with ZeRO, a
     gradient reaching D here is "computed twice" or leaks into D's step."""
     ir, vis, mask = batch["ir"], batch["vis"], batch.get("mask")
-    rec, qloss, info = model(ir)
+    rec, qloss, info = model(ir.to(_dtype(model)))
     logits_fake, probe = None, None
     if loss_fn.disc_factor(step) > 0:
         disc.requires_grad_(False)
-        cond = ir if _unwrap(disc).cond_channels else None
+        dt = _dtype(disc)
+        cond = ir.to(dt) if _unwrap(disc).cond_channels else None
         # The bare module, not the engine: an engine's forward hooks would run D's backward
         # epilogue inside G's backward.
-        logits_fake = _unwrap(disc)(rec, cond)
+        logits_fake = _unwrap(disc)(rec.to(dt), cond)
         decoder = _unwrap(model).decoder
         probe = AdaptiveProbe(
             weight=decoder.last_layer,
             head=decoder.head,
-            judge=lambda r: _unwrap(disc)(r, None if cond is None else cond.float()),
+            judge=lambda r: _unwrap(disc)(r.to(dt), cond),
         )
     loss, log = loss_fn.generator(
         target=vis, rec=rec, qloss=qloss, logits_fake=logits_fake, probe=probe, step=step, mask=mask
@@ -51,7 +57,8 @@ def discriminator_step(
     wrong-gradient bugs with a module used twice in a step."""
     disc.requires_grad_(True)
     ir, vis = batch["ir"], batch["vis"]
-    cond = torch.cat([ir, ir]) if _unwrap(disc).cond_channels else None
-    logits = disc(torch.cat([vis, rec.to(vis.dtype)]), cond)
+    dt = _dtype(disc)
+    cond = torch.cat([ir, ir]).to(dt) if _unwrap(disc).cond_channels else None
+    logits = disc(torch.cat([vis.to(dt), rec.to(dt)]), cond)
     real, fake = logits.chunk(2)
     return loss_fn.discriminator(logits_real=real, logits_fake=fake, step=step)

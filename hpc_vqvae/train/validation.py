@@ -28,7 +28,7 @@ def validate(g_engine, loader, normalizer, max_batches: int, device: str) -> tup
     g_engine.eval()
     for i, batch in zip(range(n_batches), loader, strict=False):
         ir, vis, mask = (batch[k].to(device) for k in ("ir", "vis", "mask"))
-        rec, _, _ = g_engine(ir)
+        rec, _, _ = g_engine(ir.to(next(g_engine.module.parameters()).dtype))
         pred = normalizer.vis_to_reflectance(rec.float().clamp(-1, 1))
         true = normalizer.vis_to_reflectance(vis.float())
         m = mask.expand_as(pred)

@@ -24,18 +24,30 @@ def _metrics(run_dir) -> list[dict]:
     return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
-@pytest.mark.parametrize("stage,launcher", [(1, "torchrun"), (2, "mpiexec"), (3, "torchrun")])
-def test_zero_stages_on_two_ranks(stage, launcher, train_store, mlflow_server, tmp_path, mpiexec):
-    run_dir = tmp_path / f"zero{stage}"
+@pytest.mark.parametrize(
+    "stage,launcher,precision",
+    [
+        (1, "torchrun", "fp32"),
+        (2, "mpiexec", "fp32"),
+        (3, "torchrun", "fp32"),
+        (2, "torchrun", "bf16"),
+    ],
+)
+def test_zero_stages_on_two_ranks(
+    stage, launcher, precision, train_store, mlflow_server, tmp_path, mpiexec
+):
+    run_dir = tmp_path / f"zero{stage}{precision}"
     extra = [
         f"train.zero_stage={stage}",
         f"train.experiment={EXPERIMENT}",
         f"train.tracking_uri={mlflow_server}",
+        f"train.precision={precision}",
     ]
     if stage == 3:
         extra.append("loss.adaptive_weight=false")  # ZeRO-3 partitions the probed layer
     proc = launch(2, launcher, small_run(train_store, 4, *extra), run_dir, mpiexec=mpiexec)
     assert f"2 rank(s) via {launcher.replace('mpiexec', 'mpi')}" in proc.stdout
+    assert f"ZeRO {stage} {precision}" in proc.stdout
     rows = _metrics(run_dir)
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert all(np.isfinite(r["train/rec_loss"]) and r["train/disc_loss"] > 0 for r in rows[1:])
