@@ -39,3 +39,31 @@ def samples_path() -> Path:
 
 def sample_files() -> list[Path]:
     return sorted(samples_path().glob("OR_ABI-L1b-*.nc"))
+
+
+def build_store(
+    root: Path,
+    first_day: str,
+    last_day: str,
+    every_hours: int,
+    hours: tuple[int, ...] | None = None,
+) -> Path:
+    """A synthetic G17 M1 archive under root/abi, preprocessed in this process into
+    root/store.zarr: the real stages, at test size."""
+    from datetime import date, datetime, time, timedelta
+
+    from mpi4py import MPI
+
+    from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
+    from hpc_vqvae.preprocess import load_config, run
+
+    start = datetime.combine(date.fromisoformat(first_day), time())
+    end = datetime.combine(date.fromisoformat(last_day), time(23, 59))
+    spec = ArchiveSpec(
+        root=root / "abi", start=start, end=end, every=timedelta(hours=every_hours), hours=hours
+    )
+    write_archive(spec)
+    years = ",".join(str(y) for y in range(start.year, end.year + 1))
+    out = root / "store.zarr"
+    run(load_config(None, {"archive": root / "abi", "output": out, "years": years}), MPI.COMM_WORLD)
+    return out

@@ -3,32 +3,18 @@ night and terminator scans), written by the synthetic archive and the preprocess
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from hpc_vqvae.data import DataConfig
+from tests.helpers import build_store
 
 
 @pytest.fixture(scope="session")
 def store(tmp_path_factory) -> Path:
-    from mpi4py import MPI
-
-    from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
-    from hpc_vqvae.preprocess import load_config, run
-
-    root = tmp_path_factory.mktemp("data")
-    archive, path = root / "abi", root / "store.zarr"
-    spec = ArchiveSpec(
-        root=archive,
-        start=datetime(2020, 6, 1),
-        end=datetime(2020, 6, 3, 23, 59),
-        every=timedelta(hours=3),
-    )
-    write_archive(spec)
-    run(load_config(None, {"archive": archive, "output": path, "years": "2020"}), MPI.COMM_WORLD)
-    return path
+    """3 days of G17 M1 scans every 3 h (24 scans: day, night and terminator)."""
+    return build_store(tmp_path_factory.mktemp("data"), "2020-06-01", "2020-06-03", 3)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator
 from hpc_vqvae.train.config import load_config
 from hpc_vqvae.train.schedule import lr_factor
 from hpc_vqvae.train.steps import discriminator_step, generator_step
+from tests.helpers import build_store
 
 REPO = Path(__file__).resolve().parents[2]
 TRAIN_SECONDS = 600  # a guard only: the run is tiny.yaml's max_steps (~2.5 min on 2 cores)
@@ -26,27 +26,9 @@ TRAIN_SECONDS = 600  # a guard only: the run is tiny.yaml's max_steps (~2.5 min 
 @pytest.fixture(scope="module")
 def daytime_store(tmp_path_factory) -> Path:
     """G17 M1 around local noon (17-23 UTC) on 6 days; 2 held-out days for validation."""
-    from mpi4py import MPI
-
-    from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
-    from hpc_vqvae.preprocess import load_config as preprocess_config
-    from hpc_vqvae.preprocess import run
-
-    root = tmp_path_factory.mktemp("learn")
-    spec = ArchiveSpec(
-        root=root / "abi",
-        start=datetime(2020, 5, 1),
-        end=datetime(2020, 5, 6, 23, 59),
-        every=timedelta(hours=2),
-        hours=tuple(range(17, 24)),
+    return build_store(
+        tmp_path_factory.mktemp("learn"), "2020-05-01", "2020-05-06", 2, tuple(range(17, 24))
     )
-    write_archive(spec)
-    out = root / "store.zarr"
-    run(
-        preprocess_config(None, {"archive": root / "abi", "output": out, "years": "2020"}),
-        MPI.COMM_WORLD,
-    )
-    return out
 
 
 def _batches(loader):

@@ -5,12 +5,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import require_real
+from tests.helpers import build_store, require_real
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -24,25 +23,9 @@ def free_port() -> int:
 @pytest.fixture(scope="session")
 def train_store(tmp_path_factory) -> Path:
     """Two days of daytime G17 M1 scans (17-23 UTC every 2 h): one trains, one validates."""
-    from mpi4py import MPI
-
-    from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
-    from hpc_vqvae.preprocess import load_config, run
-
-    root = tmp_path_factory.mktemp("trainstore")
-    spec = ArchiveSpec(
-        root=root / "abi",
-        start=datetime(2020, 5, 1),
-        end=datetime(2020, 5, 2, 23, 59),
-        every=timedelta(hours=2),
-        hours=tuple(range(17, 24)),
+    return build_store(
+        tmp_path_factory.mktemp("trainstore"), "2020-05-01", "2020-05-02", 2, tuple(range(17, 24))
     )
-    write_archive(spec)
-    run(
-        load_config(None, {"archive": root / "abi", "output": root / "s.zarr", "years": "2020"}),
-        MPI.COMM_WORLD,
-    )
-    return root / "s.zarr"
 
 
 def small_run(store: Path, steps: int, *extra: str) -> list[str]:
