@@ -175,3 +175,22 @@ def test_bad_config_fails_before_any_work(train_store, tmp_path):
     )
     assert proc.returncode == 2 and "model.codebook_sizee" in proc.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "x").exists()
+
+
+def test_gradient_accumulation_single_process(train_store, tmp_path):
+    """No launcher at all, two micro-batches per optimizer step."""
+    run_dir = tmp_path / "accum"
+    proc = launch(1, "none", small_run(train_store, 2, "train.grad_accum=2"), run_dir)
+    assert "1 rank(s) via none" in proc.stdout
+    assert "x accum 2 x world 1" in proc.stdout
+    rows = _metrics(run_dir)
+    assert [r["step"] for r in rows] == [1, 2] and np.isfinite(rows[-1]["train/rec_loss"])
+
+
+def test_latest_ignores_half_written_checkpoints(tmp_path):
+    done = checkpoint.step_dir(tmp_path, 10)
+    done.mkdir(parents=True)
+    (done / "COMPLETE").write_text("10")
+    checkpoint.step_dir(tmp_path, 20).mkdir(parents=True)  # killed while saving: no COMPLETE
+    assert checkpoint.latest(tmp_path) == done
+    assert checkpoint.latest(tmp_path / "elsewhere") is None
