@@ -83,10 +83,9 @@ def load(path: Path, g_engine, d_engine, rank: int) -> dict:
     return state
 
 
-def export_generator(
-    path: Path, g_engine, cfg_dump: dict, step: int, zero_stage: int, rank: int
-) -> None:
-    """Consolidated fp32 generator weights for inference (collective under ZeRO-3)."""
+def export_generator(path: Path, g_engine, meta: dict, zero_stage: int, rank: int) -> None:
+    """Consolidated fp32 generator weights for inference (collective under ZeRO-3), with what
+    inference needs besides: ``meta`` (config, step, normalisation statistics, MLflow run)."""
     module = g_engine.module
     if zero_stage == 3:
         import deepspeed
@@ -97,6 +96,6 @@ def export_generator(
         state = {k: v.detach().float().cpu().clone() for k, v in module.state_dict().items()}
     if rank == 0:
         tmp = path.with_suffix(".tmp")
-        torch.save({"config": cfg_dump, "step": step, "generator": state}, tmp)
+        torch.save({**meta, "generator": state}, tmp)
         tmp.replace(path)
     _barrier()

@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from ..data import make_loader
+from ..data import make_loader, open_store
 from ..model import VQGANLoss, VQModel, build_discriminator
 from . import checkpoint
 from .config import Config
@@ -199,13 +199,14 @@ def train(
                 break
         _write_resources(run_dir, world.rank, g, d)
         if step >= cfg.train.max_steps:
+            meta = {
+                "config": cfg.model_dump(mode="json"),
+                "step": step,
+                "statistics": dict(open_store(cfg.data.store).attrs).get("statistics", {}),
+                "mlflow_run_id": state["mlflow_run_id"],
+            }
             checkpoint.export_generator(
-                run_dir / "generator.pt",
-                g,
-                cfg.model_dump(mode="json"),
-                step,
-                cfg.train.zero_stage,
-                world.rank,
+                run_dir / "generator.pt", g, meta, cfg.train.zero_stage, world.rank
             )
     except BaseException:
         status = "FAILED"
