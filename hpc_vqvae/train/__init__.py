@@ -1,1 +1,2 @@
-"""The training stage: configuration, engine-agnostic loss steps (DeepSpeed engines next)."""
+"""The training stage: run config, distributed set-up, DeepSpeed engines, the loop, checkpoints,
+MLflow tracking and validation. Entry point: ``python -m hpc_vqvae.train``."""
