@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -67,3 +70,79 @@ def build_store(
     out = root / "store.zarr"
     run(load_config(None, {"archive": root / "abi", "output": out, "years": years}), MPI.COMM_WORLD)
     return out
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def small_run(store: Path, steps: int, *extra: str) -> list[str]:
+    """Overrides for a few fast steps of the tiny config with the adversarial term on."""
+    return [
+        f"data.store={store}",
+        f"train.max_steps={steps}",
+        "train.log_every=1",
+        f"train.val_every={steps}",
+        "train.ckpt_every=1000",
+        "train.precision=fp32",
+        "train.batch_size=4",
+        "data.patch_size=32",
+        "loss.disc_start=1",
+        "data.val_patches_per_scan=2",
+        "train.val_batches=2",
+        *extra,
+    ]
+
+
+def train_env(**extra) -> dict:
+    env = dict(
+        os.environ,
+        DS_ACCELERATOR="cpu",
+        OMP_NUM_THREADS="1",
+        GLOO_SOCKET_IFNAME="lo",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def run_trainer(
+    ranks: int,
+    launcher: str,
+    overrides: list[str],
+    run_dir: Path,
+    *args: str,
+    env: dict | None = None,
+    mpiexec: str | None = None,
+    check: bool = True,
+):
+    train = [
+        "-m",
+        "hpc_vqvae.train",
+        "--config",
+        str(REPO / "configs" / "tiny.yaml"),
+        "--run-dir",
+        str(run_dir),
+        *args,
+        *overrides,
+    ]
+    if launcher == "torchrun":
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            f"--nproc_per_node={ranks}",
+            f"--master_port={free_port()}",
+            *train,
+        ]
+    elif launcher == "mpiexec":
+        cmd = [mpiexec, "-n", str(ranks), sys.executable, *train]
+        env = {**(env or train_env()), "MASTER_PORT": str(free_port())}
+    else:
+        cmd = [sys.executable, *train]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env or train_env(), timeout=900)
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc

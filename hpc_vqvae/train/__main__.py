@@ -7,6 +7,8 @@ import argparse
 import sys
 from pathlib import Path
 
+EXIT_REQUEUE = 75  # EX_TEMPFAIL: stopped by SIGUSR2 after a checkpoint; requeue and resume
+
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
     run_dir = args.run_dir or cfg.train.out_dir / args.config.stem
     result = train(cfg, run_dir, resume=args.resume, stop_after=args.stop_after_steps)
+    if result["requeue"]:
+        return EXIT_REQUEUE
     return 0 if result["status"] in ("FINISHED", "KILLED") else 1
 
 

@@ -21,7 +21,7 @@ class World:
     rank: int
     size: int
     local_rank: int
-    launcher: str  # torchrun, slurm, mpi or none
+    launcher: str  # torchrun, submitit, slurm, mpi or none
 
     @property
     def is_main(self) -> bool:
@@ -56,7 +56,7 @@ def detect() -> World:
             int(os.environ["RANK"]),
             int(os.environ["WORLD_SIZE"]),
             int(os.environ.get("LOCAL_RANK", 0)),
-            "torchrun",
+            os.environ.get("HPC_VQVAE_LAUNCHER", "torchrun"),  # submitit exports the same
         )
     if "SLURM_PROCID" in os.environ and int(os.environ.get("SLURM_NTASKS", 1)) > 1:
         return World(

@@ -20,21 +20,29 @@ from .distributed import any_rank, detect, setup
 from .engines import build_engines, optimizer_state_bytes, precision, set_lr
 from .schedule import lr_factor
 from .steps import discriminator_step, generator_step
-from .tracking import NullTracker, Tracker, default_uri, run_tags
+from .tracking import RUN_DIR_TAG, NullTracker, Tracker, default_uri, run_tags
 from .validation import sample_grid, validate
 
 
 class StopFlag:
     """Set by SIGUSR2 (Slurm's warning before preemption or the time limit), SIGTERM or SIGINT;
-    acted on at the next step boundary, by every rank at once."""
+    acted on at the next step boundary, by every rank at once. SIGUSR2 means "save, then come
+    back" (the launcher requeues); the handlers found on entry (submitit's) are put back on
+    ``restore`` so that the launcher can act on the stop after training returns."""
+
+    SIGNALS = (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT)
 
     def __init__(self):
         self.requested = False
-        for sig in (signal.SIGUSR2, signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, self._handle)
+        self.signum: int | None = None
+        self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
 
     def _handle(self, signum, frame) -> None:
-        self.requested = True
+        self.requested, self.signum = True, signum
+
+    def restore(self) -> None:
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
 
 def _batches(loader, epoch: int, start_batch: int):
@@ -82,7 +90,8 @@ def _resume_from(resume: str, run_dir: Path) -> Path | None:
 def train(
     cfg: Config, run_dir: Path, *, resume: str = "auto", stop_after: int | None = None
 ) -> dict:
-    """Train on every rank of the job; returns {"step", "status", "run_id"}."""
+    """Train on every rank of the job; returns {"step", "status", "run_id", "requeue"}, where
+    ``requeue`` says that a SIGUSR2 stopped the run after a checkpoint, so it should go on."""
     world = detect()
     device = setup(world)
     main = world.is_main
@@ -108,7 +117,7 @@ def train(
             run_dir.name,
             run_id=state["mlflow_run_id"],
             params={**cfg.flat(), "world_size": world.size, "lr": cfg.learning_rate(world.size)},
-            tags=run_tags(world.launcher),
+            tags={**run_tags(world.launcher), RUN_DIR_TAG: str(run_dir.resolve())},
         )
         print(cfg.describe_lr(world.size), flush=True)
         print(
@@ -129,7 +138,7 @@ def train(
     batches = _batches(loader, state["epoch"], state["batch"])
     metrics_file = run_dir / "metrics.jsonl"
     peak = cfg.learning_rate(world.size)
-    step, first, status = state["step"], state["step"], "FINISHED"
+    step, first, status, requeue = state["step"], state["step"], "FINISHED", False
     # Random state last, so that nothing in the set-up above can shift it between an
     # uninterrupted run and a resumed one.
     if "rng" in state:
@@ -191,6 +200,7 @@ def train(
                 checkpoint.save(run_dir, step, g, d, dict(state), world.rank)
             if stop_now:
                 status = "KILLED"
+                requeue = any_rank(stop.signum == signal.SIGUSR2, device)
                 if main:
                     print(
                         f"stopped at step {step}; checkpoint saved, resume with --resume auto",
@@ -213,4 +223,7 @@ def train(
         raise
     finally:
         tracker.close(status)
-    return {"step": step, "status": status, "run_id": state["mlflow_run_id"]}
+        stop.restore()
+    if dist.is_initialized():  # leave together: a launcher may kill the job at the first exit
+        dist.barrier()
+    return {"step": step, "status": status, "run_id": state["mlflow_run_id"], "requeue": requeue}

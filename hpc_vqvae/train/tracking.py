@@ -18,6 +18,9 @@ import warnings
 from pathlib import Path
 
 RETRY_S = 5.0
+# The run folder (absolute) as an MLflow tag: how ``predict --checkpoint RUN_ID`` finds the
+# run's generator.pt, which is not logged as an artifact (it can be large).
+RUN_DIR_TAG = "hpc_vqvae.run_dir"
 
 
 def default_uri(run_dir: Path, configured: str | None) -> str:

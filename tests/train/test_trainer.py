@@ -14,8 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from hpc_vqvae.model import ModelConfig, VQModel
 from hpc_vqvae.train import checkpoint
-
-from .conftest import REPO, launch, small_run, train_env
+from tests.helpers import REPO, run_trainer, small_run, train_env
 
 EXPERIMENT = "trainer-tests"
 
@@ -45,7 +44,7 @@ def test_zero_stages_on_two_ranks(
     ]
     if stage == 3:
         extra.append("loss.adaptive_weight=false")  # ZeRO-3 partitions the probed layer
-    proc = launch(2, launcher, small_run(train_store, 4, *extra), run_dir, mpiexec=mpiexec)
+    proc = run_trainer(2, launcher, small_run(train_store, 4, *extra), run_dir, mpiexec=mpiexec)
     assert f"2 rank(s) via {launcher.replace('mpiexec', 'mpi')}" in proc.stdout
     assert f"ZeRO {stage} {precision}" in proc.stdout
     rows = _metrics(run_dir)
@@ -111,10 +110,10 @@ def test_compare_runs(train_store, mlflow_server, tmp_path):
 def test_resume_reproduces_an_uninterrupted_run(train_store, tmp_path):
     """2 ranks, ZeRO-2: 8 steps straight == 4 steps, stop, resume, 4 more (every loss term)."""
     overrides = small_run(train_store, 8, "train.zero_stage=2")
-    launch(2, "torchrun", overrides, tmp_path / "straight")
-    launch(2, "torchrun", overrides, tmp_path / "split", "--stop-after-steps", "4")
+    run_trainer(2, "torchrun", overrides, tmp_path / "straight")
+    run_trainer(2, "torchrun", overrides, tmp_path / "split", "--stop-after-steps", "4")
     assert checkpoint.latest(tmp_path / "split").name == "step_00000004"
-    proc = launch(2, "torchrun", overrides, tmp_path / "split")
+    proc = run_trainer(2, "torchrun", overrides, tmp_path / "split")
     assert "resumed from step_00000004" in proc.stdout
     straight, split = _metrics(tmp_path / "straight"), _metrics(tmp_path / "split")
     assert [r["step"] for r in split] == list(range(1, 9))
@@ -163,14 +162,14 @@ def test_sigusr2_checkpoints_stops_and_resumes(train_store, tmp_path):
     exp = client.get_experiment_by_name("hpc-vqvae")
     (run,) = client.search_runs([exp.experiment_id])
     assert run.info.status == "KILLED"
-    launch(1, "none", overrides, run_dir)
+    run_trainer(1, "none", overrides, run_dir)
     (again,) = client.search_runs([exp.experiment_id])
     assert again.info.run_id == run.info.run_id and again.info.status == "FINISHED"
     assert _metrics(run_dir)[-1]["step"] == 40
 
 
 def test_bad_config_fails_before_any_work(train_store, tmp_path):
-    proc = launch(
+    proc = run_trainer(
         1, "none", small_run(train_store, 2, "model.codebook_sizee=8"), tmp_path / "x", check=False
     )
     assert proc.returncode == 2 and "model.codebook_sizee" in proc.stderr.strip().splitlines()[-1]
@@ -180,7 +179,7 @@ def test_bad_config_fails_before_any_work(train_store, tmp_path):
 def test_gradient_accumulation_single_process(train_store, tmp_path):
     """No launcher at all, two micro-batches per optimizer step."""
     run_dir = tmp_path / "accum"
-    proc = launch(1, "none", small_run(train_store, 2, "train.grad_accum=2"), run_dir)
+    proc = run_trainer(1, "none", small_run(train_store, 2, "train.grad_accum=2"), run_dir)
     assert "1 rank(s) via none" in proc.stdout
     assert "x accum 2 x world 1" in proc.stdout
     rows = _metrics(run_dir)

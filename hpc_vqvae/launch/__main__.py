@@ -1,0 +1,83 @@
+"""``python -m hpc_vqvae.launch --config configs/X.yaml [k=v ...] --nodes N --gpus-per-node G``:
+submit the training job to Slurm through submitit (or run it as N local processes with
+``--local``), print where to look, and by default wait for it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m hpc_vqvae.launch", description=__doc__.splitlines()[0]
+    )
+    p.add_argument(
+        "--config", type=Path, required=True, help="training config, e.g. configs/tiny.yaml"
+    )
+    p.add_argument("overrides", nargs="*", help="training overrides, e.g. train.max_steps=100")
+    p.add_argument("--run-dir", type=Path, help="default: <train.out_dir>/<config name>")
+    p.add_argument("--nodes", type=int, default=1)
+    p.add_argument("--gpus-per-node", type=int, default=0, help="0: CPU nodes (gloo)")
+    p.add_argument("--tasks-per-node", type=int, help="default: one per GPU, else one")
+    p.add_argument("--cpus-per-task", type=int, default=1)
+    p.add_argument("--mem-gb", type=float)
+    p.add_argument("--partition")
+    p.add_argument("--account")
+    p.add_argument("--time", default="24:00:00", help="Slurm time limit (M, H:M:S, D-H:M:S)")
+    p.add_argument("--name", default="hpc-vqvae", help="job name")
+    p.add_argument("--folder", type=Path, default=Path("logs/submitit"), help="submitit's folder")
+    p.add_argument("--local", action="store_true", help="nodes x tasks processes here, no Slurm")
+    p.add_argument("--no-wait", dest="wait", action="store_false", help="submit and return")
+    p.add_argument("--dry-run", action="store_true", help="print the sbatch script; submit nothing")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from ..train.config import ConfigError, load_config
+    from ..train.tracking import default_uri
+    from .config import LaunchConfig, LaunchError, minutes
+    from .executor import make_executor, sbatch_text
+    from .job import TrainJob
+
+    try:
+        cfg = LaunchConfig.parse(
+            **{k: v for k, v in vars(args).items() if k not in ("time", "wait", "dry_run")},
+            time_min=minutes(args.time),
+        )
+        train_cfg = load_config(cfg.config, cfg.overrides)  # fail here, not in the queue
+        if args.dry_run:
+            print(sbatch_text(cfg), end="")
+            return 0
+        executor = make_executor(cfg)
+    except (LaunchError, ConfigError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    run_dir = cfg.run_dir or train_cfg.train.out_dir / cfg.config.stem
+    job = executor.submit(TrainJob(cfg.config, cfg.overrides, run_dir, cfg.gpus_per_node > 0))
+    where = "locally" if cfg.local else "to Slurm"
+    print(f"submitted job {job.job_id} {where}: {cfg.nodes} node(s) x {cfg.tasks} task(s)")
+    print(f"  logs     {job.paths.stdout} (.err beside it; one pair per task)")
+    print(f"  run dir  {run_dir.resolve()}")
+    uri = default_uri(run_dir, train_cfg.train.tracking_uri)
+    print(f"  MLflow   experiment {train_cfg.train.experiment!r}, run {run_dir.name!r} at {uri}")
+    if not args.wait:
+        return 0
+    try:
+        results = job.results()
+    except Exception as err:  # the job failed: submitit carries the remote traceback
+        print(f"job {job.job_id} failed: {str(err).strip().splitlines()[-1]}", file=sys.stderr)
+        print(f"  see {job.paths.stderr}", file=sys.stderr)
+        return 1
+    main_result = results[0]
+    print(
+        f"job {job.job_id} {main_result['status']} at step {main_result['step']}: "
+        f"MLflow run {main_result['run_id']}"
+    )
+    return 0 if main_result["status"] == "FINISHED" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

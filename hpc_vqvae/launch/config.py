@@ -1,0 +1,70 @@
+"""What a launch asks of the cluster, validated before anything is submitted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class LaunchError(ValueError):
+    """A launch that cannot go ahead, in one line naming the culprit."""
+
+
+def minutes(limit: str | int) -> int:
+    """Slurm's time formats (M, M:S, H:M:S, D-H, D-H:M, D-H:M:S) in whole minutes, rounded up."""
+    text = str(limit).strip()
+    days, _, clock = text.rpartition("-")
+    parts = clock.split(":")
+    if not (days.isdigit() or days == "") or not all(p.isdigit() for p in parts) or len(parts) > 3:
+        raise ValueError(f"{limit!r} is not a Slurm time (M, H:M:S or D-H:M:S)")
+    n = [int(p) for p in parts]
+    if days:  # D-H, D-H:M, D-H:M:S
+        h, m, s = (n + [0, 0])[:3]
+        seconds = int(days) * 86400 + h * 3600 + m * 60 + s
+    else:  # M, M:S, H:M:S
+        seconds = {1: lambda: n[0] * 60, 2: lambda: n[0] * 60 + n[1]}.get(
+            len(n), lambda: n[0] * 3600 + n[1] * 60 + n[2]
+        )()
+    return -(-seconds // 60)
+
+
+class LaunchConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    config: Path  # the training config
+    overrides: list[str] = []
+    run_dir: Path | None = None  # default: <train.out_dir>/<config name>
+    nodes: int = Field(1, ge=1)
+    gpus_per_node: int = Field(0, ge=0)
+    tasks_per_node: int | None = Field(None, ge=1)  # default: one per GPU, else one
+    cpus_per_task: int = Field(1, ge=1)
+    mem_gb: float | None = Field(None, gt=0)
+    partition: str | None = None
+    account: str | None = None
+    time_min: int = Field(24 * 60, ge=1)
+    signal_delay_s: int = Field(120, ge=10)  # SIGUSR2 this long before the time limit
+    name: str = "hpc-vqvae"
+    folder: Path = Path("logs/submitit")  # submitit's pickles and logs, one folder per job
+    local: bool = False  # N = nodes x tasks_per_node processes here, no Slurm
+
+    @field_validator("config")
+    @classmethod
+    def _exists(cls, v: Path) -> Path:
+        if not v.is_file():
+            raise ValueError(f"{v}: no such file")
+        return v
+
+    @property
+    def tasks(self) -> int:
+        """Tasks per node: one per GPU, one per node on CPU nodes."""
+        return self.tasks_per_node or max(self.gpus_per_node, 1)
+
+    @classmethod
+    def parse(cls, **values) -> LaunchConfig:
+        try:
+            return cls(**values)
+        except ValidationError as err:
+            e = err.errors()[0]
+            where = ".".join(str(p) for p in e["loc"])
+            raise LaunchError(f"--{where.replace('_', '-')}: {e['msg']}") from None

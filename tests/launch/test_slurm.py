@@ -1,0 +1,146 @@
+"""``slurm/train_multinode.sh`` and ``python -m hpc_vqvae.launch`` on a real two-node Slurm
+cluster (2 nodes x 1 task, gloo on CPU): completion, both ranks, one MLflow run, and
+preemption (SIGUSR2) -> checkpoint -> requeue -> resume with the losses of an uninterrupted
+run."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import (
+    SCRIPT,
+    STEPS,
+    TINY,
+    job_env,
+    losses,
+    metrics,
+    mlflow_runs,
+    overrides,
+    slurm_cmd,
+    wait_for_job,
+    wait_for_steps,
+)
+
+
+def _sbatch_env(env: dict, store: Path, uri: str, **extra) -> dict:
+    return {
+        **env,
+        "CONFIG": str(TINY),
+        "EXTRA": " ".join(overrides(store, uri)),
+        "PYTHON": sys.executable,
+        **extra,
+    }
+
+
+def _submit_script(cwd: Path, env: dict, *sbatch_flags: str) -> str:
+    """``sbatch [flags] slurm/train_multinode.sh``, or with no flags the script's own
+    submitter mode (``bash slurm/train_multinode.sh`` with resources from the environment)."""
+    (cwd / "logs").mkdir(exist_ok=True)
+    cmd = ["sbatch", *sbatch_flags, str(SCRIPT)] if sbatch_flags else ["bash", str(SCRIPT)]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return re.search(r"Submitted batch job (\d+)", out.stdout).group(1)
+
+
+@pytest.fixture(scope="module")
+def reference(slurm, train_store, tmp_path_factory):
+    """An uninterrupted ``sbatch slurm/train_multinode.sh`` run on 2 nodes x 1 task."""
+    cwd = tmp_path_factory.mktemp("sbatch")
+    uri = f"sqlite:///{cwd}/mlflow.db"
+    env = _sbatch_env(job_env(slurm), train_store, uri)
+    flags = ("--nodes=2", "--ntasks-per-node=1", "--gpus-per-node=0", "--cpus-per-task=1")
+    job = _submit_script(cwd, env, *flags, "--time=10")
+    state = wait_for_job(env, job)
+    return {"cwd": cwd, "job": job, "state": state, "uri": uri, "env": env}
+
+
+def test_sbatch_script_runs_on_two_nodes(reference):
+    cwd, job, env = reference["cwd"], reference["job"], reference["env"]
+    log = cwd / "logs" / f"hpc-vqvae-{job}.out"
+    assert reference["state"] == "COMPLETED", log.read_text()[-3000:]
+    steps = slurm_cmd(env, "sacct", "-n", "-P", "-j", f"{job}.0", "-o", "NTasks,NodeList")
+    assert steps.split() == ["2|n[1-2]"]  # one training step of 2 tasks, one per node
+    run_dir = cwd / "runs" / f"hpc-vqvae-{job}"
+    assert [r["step"] for r in metrics(run_dir)] == list(range(1, STEPS + 1))
+    for rank in (0, 1):  # both ranks trained, saved and logged
+        assert (run_dir / f"resources_rank{rank}.json").exists()
+        assert (cwd / "logs" / f"hpc-vqvae-{job}" / f"rank-{rank}.log").exists()
+    assert "master n1:" in log.read_text()
+    (run,) = mlflow_runs(reference["uri"])
+    assert run.info.status == "FINISHED" and run.data.params["world_size"] == "2"
+    assert run.data.tags["launcher"] == "slurm"
+    assert "train/rec_loss" in run.data.metrics and "val/rmse" in run.data.metrics
+
+
+def test_sbatch_preemption_requeues_and_resumes_exactly(slurm, train_store, reference, tmp_path):
+    """SIGUSR2 mid-run: all ranks save, the script requeues, the job resumes in the same run
+    dir and MLflow run, and ends with the uninterrupted run's losses."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    env = _sbatch_env(
+        job_env(slurm), train_store, uri, NODES="2", GPUS_PER_NODE="0", CPUS_PER_TASK="1"
+    )
+    job = _submit_script(tmp_path, env)  # submitter mode: resources from the environment
+    run_dir = tmp_path / "runs" / f"hpc-vqvae-{job}"
+    wait_for_steps(run_dir / "metrics.jsonl", 3)
+    slurm_cmd(env, "scancel", "--signal=USR2", job)
+    assert wait_for_job(env, job) == "COMPLETED"
+    history = slurm_cmd(env, "sacct", "-X", "-D", "-n", "-P", "-j", job, "-o", "State")
+    assert history.split() == ["REQUEUED", "COMPLETED"]
+    log = (tmp_path / "logs" / f"hpc-vqvae-{job}.out").read_text()
+    assert "requeueing" in log and "(restart 1)" in log
+    rows = metrics(run_dir)
+    assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
+    ref = metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
+    assert losses(rows[-1]) == losses(ref[-1])
+    (run,) = mlflow_runs(uri)  # the resumed job went on in the same MLflow run
+    assert run.info.status == "FINISHED"
+
+
+def _launch(env: dict, cwd: Path, store: Path, uri: str, *args: str):
+    cmd = [sys.executable, "-m", "hpc_vqvae.launch", "--config", str(TINY), *args]
+    cmd += ["--folder", str(cwd / "submitit"), "--run-dir", str(cwd / "run")]
+    cmd += overrides(store, uri)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
+
+
+def test_submitit_launch_on_slurm(slurm, train_store, reference, tmp_path):
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    proc = _launch(job_env(slurm), tmp_path, train_store, uri, "--nodes", "2", "--time", "10")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    job = re.search(r"submitted job (\d+) to Slurm", proc.stdout).group(1)
+    assert f"{tmp_path}/submitit/{job}/{job}_0_log.out" in proc.stdout
+    (run,) = mlflow_runs(uri)
+    assert f"FINISHED at step {STEPS}: MLflow run {run.info.run_id}" in proc.stdout
+    assert run.data.params["world_size"] == "2" and run.data.tags["launcher"] == "submitit"
+    ref = metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
+    assert losses(metrics(tmp_path / "run")[-1]) == losses(ref[-1])
+
+
+def test_submitit_preemption_checkpoints_on_all_ranks(slurm, train_store, reference, tmp_path):
+    """submitit calls checkpoint() on rank 0 only: the trainer's stop flag must still make
+    every rank save before rank 0 requeues through submitit."""
+    import submitit
+
+    env = job_env(slurm)
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    proc = _launch(env, tmp_path, train_store, uri, "--nodes", "2", "--no-wait")
+    assert proc.returncode == 0, proc.stderr
+    job = re.search(r"submitted job (\d+)", proc.stdout).group(1)
+    wait_for_steps(tmp_path / "run" / "metrics.jsonl", 3)
+    slurm_cmd(env, "scancel", "--signal=USR2", job)
+    assert wait_for_job(env, job) == "COMPLETED"
+    history = slurm_cmd(env, "sacct", "-X", "-D", "-n", "-P", "-j", job, "-o", "State")
+    assert history.split() == ["REQUEUED", "COMPLETED"]
+    result = submitit.SlurmJob(tmp_path / "submitit" / job, job, tasks=(0, 1)).results()
+    assert [r["status"] for r in result] == ["FINISHED", "FINISHED"]
+    ckpts = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
+    assert len(ckpts) == 2  # the preemption checkpoint and the final one
+    ref = metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
+    assert losses(metrics(tmp_path / "run")[-1]) == losses(ref[-1])
+    (run,) = mlflow_runs(uri)
+    assert run.info.status == "FINISHED" and run.info.run_id == result[0]["run_id"]
