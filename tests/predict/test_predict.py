@@ -1,9 +1,10 @@
-"""Nighttime inference on the real night scan in ../shared/abi-samples with a tiny checkpoint
-made by the real trainer."""
+"""Nighttime inference with a tiny checkpoint made by the real trainer (tracked in a real
+MLflow backend): the real night scan in ../shared/abi-samples, and time ranges of a store."""
 
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,11 +18,25 @@ REPO = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
 
 
+@dataclass(frozen=True)
+class Trained:
+    run_dir: Path
+    store: Path  # what it trained on: 2020-05-01/02, 18, 20 and 22 UTC
+    tracking_uri: str
+    run_id: str
+
+
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory) -> Path:
+def trained(tmp_path_factory) -> Trained:
+    from mlflow.tracking import MlflowClient
+
     root = tmp_path_factory.mktemp("predict")
     store = build_store(root, "2020-05-01", "2020-05-02", 2, tuple(range(17, 24)))
     run_dir = root / "run"
+    uri = f"sqlite:///{root}/mlflow.db"
+    client = MlflowClient(tracking_uri=uri)
+    # made here for its artifact folder: by default sample grids would land in ./mlruns
+    client.create_experiment("predict", artifact_location=str(root / "artifacts"))
     cmd = [
         sys.executable,
         "-m",
@@ -36,10 +51,18 @@ def checkpoint(tmp_path_factory) -> Path:
         "train.batch_size=4",
         "data.val_patches_per_scan=2",
         "train.val_batches=1",
+        f"train.tracking_uri={uri}",
+        "train.experiment=predict",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return run_dir
+    (run,) = client.search_runs([client.get_experiment_by_name("predict").experiment_id])
+    return Trained(run_dir, store, uri, run.info.run_id)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(trained) -> Path:
+    return trained.run_dir
 
 
 def _predict(*args) -> subprocess.CompletedProcess:
@@ -77,6 +100,9 @@ def test_real_night_scan(checkpoint, sample_dir, tmp_path):
     for c in "RGB":
         assert bool(np.isfinite(ds[c]).all()), "finite wherever the IR is valid (all of it here)"
     assert float(ds.solar_zenith_angle.min()) > 90  # it is night
+    # ... and the imagery is not black: the tiny config's sun-normalised convention is kept
+    assert ds.attrs["reflectance_convention"].startswith("reflectance factor / cos")
+    assert float(ds.R.std()) > 1e-3 and float(ds.G.mean()) > 0.01
     assert np.isfinite(ds.lat).all() and abs(float(ds.lat.mean()) - 36.8) < 3
     from pyresample.utils.cf import load_cf_area
 
@@ -117,3 +143,144 @@ def test_bad_requests_are_one_line(checkpoint, sample_dir, tmp_path):
     )
     assert proc.returncode == 2 and "generator.pt" in proc.stderr
     assert not (tmp_path / "x.nc").exists()
+
+
+def test_store_range_to_zarr(trained, tmp_path):
+    """Three scans in batches of two (the last one short), each with its own meso grid."""
+    out = tmp_path / "night.zarr"
+    proc = _predict(
+        "--checkpoint",
+        trained.run_dir,
+        "--store",
+        trained.store,
+        "--start",
+        "2020-05-01T17:00",
+        "--end",
+        "2020-05-02T00:00",
+        "--batch-size",
+        2,
+        "--output",
+        out,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [p.name for p in tmp_path.iterdir()] == ["night.zarr"], "no temporary left behind"
+    ds = xr.open_zarr(out)
+    src = xr.open_zarr(trained.store, consolidated=False).sel(time=ds.time)
+    assert ds.sizes == {"time": 3, "y": 500, "x": 500}
+    assert (
+        ds.time.dt.day.values.tolist() == [1, 1, 1] and ds.time.to_index().is_monotonic_increasing
+    )
+    valid = np.isfinite(src.C11) & np.isfinite(src.C13) & np.isfinite(src.C14)
+    for c in "RGB":
+        assert ds[c].dtype == np.float32 and ds[c].attrs["grid_mapping"] == "goes_imager_projection"
+        np.testing.assert_array_equal(np.isfinite(ds[c]).values, valid.values)
+        assert 0 <= float(ds[c].min()) and float(ds[c].max()) <= np.float32(1.2)
+    assert ds.attrs["ai_generated"] == "true" and ds.attrs["Conventions"] == "CF-1.8"
+    assert ds.attrs["model_checkpoint"] == str(trained.run_dir.resolve())
+    proj = ds["goes_imager_projection"].attrs
+    assert proj["grid_mapping_name"] == "geostationary"
+    assert proj["longitude_of_projection_origin"] == -137.0 and proj["sweep_angle_axis"] == "x"
+    np.testing.assert_array_equal(ds.solar_zenith_angle.values, src.sza.values)
+    # the meso sector moved between scans: scan angles per scan, no shared x/y; one scan's
+    # angles as its x/y make it mappable
+    np.testing.assert_array_equal(ds.fixed_grid_x.values, src.fixed_grid_x.values)
+    assert "x" not in ds.coords
+    from pyresample.utils.cf import load_cf_area
+
+    scan = ds.isel(time=1)
+    area, _ = load_cf_area(scan.assign_coords(x=scan.fixed_grid_x, y=scan.fixed_grid_y), "R")
+    h = proj["perspective_point_height"]
+    assert area.shape == (500, 500) and area.crs.to_dict()["proj"] == "geos"
+    assert area.area_extent[0] == pytest.approx((float(scan.fixed_grid_x[0]) - 28e-6) * h)
+
+
+def test_range_by_mlflow_run_id(trained, tmp_path):
+    """The run id resolves through the real MLflow backend to the run's generator.pt; a range of
+    one scan has one grid, so it carries CF x/y that pyresample maps."""
+    from mlflow.tracking import MlflowClient
+
+    tags = MlflowClient(tracking_uri=trained.tracking_uri).get_run(trained.run_id).data.tags
+    assert tags["hpc_vqvae.run_dir"] == str(trained.run_dir.resolve())
+    out = tmp_path / "one.zarr"
+    proc = _predict(
+        "--checkpoint",
+        trained.run_id,
+        "--tracking-uri",
+        trained.tracking_uri,
+        "--store",
+        trained.store,
+        "--start",
+        "2020-05-02T20:00",
+        "--end",
+        "2020-05-02T20:01",
+        "--output",
+        out,
+        "--latlon",
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ds = xr.open_zarr(out)
+    assert ds.sizes["time"] == 1 and ds.attrs["mlflow_run_id"] == trained.run_id
+    assert ds.attrs["model_checkpoint"] == str(trained.run_dir.resolve())
+    assert ds.x.attrs["standard_name"] == "projection_x_coordinate" and ds.lat.dims == ("y", "x")
+    from pyresample.utils.cf import load_cf_area
+
+    area, _ = load_cf_area(ds.isel(time=0), variable="R")
+    assert area.shape == (500, 500) and area.crs.to_dict()["proj"] == "geos"
+
+
+def test_bad_ranges_are_one_line(trained, tmp_path, capsys, monkeypatch):
+    out = tmp_path / "x.zarr"
+    proc = _predict(
+        "--checkpoint",
+        trained.run_dir,
+        "--store",
+        trained.store,
+        "--start",
+        "2021-05-01T17:00",
+        "--end",
+        "2021-05-02T00:00",
+        "--output",
+        out,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "2021-05-01T17:00" in line and str(trained.store) in line
+    proc = _predict(
+        "--checkpoint",
+        "0123456789abcdef0123456789abcdef",
+        "--tracking-uri",
+        trained.tracking_uri,
+        "--store",
+        trained.store,
+        "--start",
+        "2020-05-01T17:00",
+        "--end",
+        "2020-05-02T00:00",
+        "--output",
+        out,
+    )
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "no such MLflow run" in proc.stderr
+    # the rest in this process: the same main(), without another interpreter start
+    from hpc_vqvae.predict import main
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    base = {
+        "--checkpoint": str(trained.run_dir),
+        "--store": str(trained.store),
+        "--start": "2020-05-01",
+        "--end": "2020-05-02",
+        "--output": str(out),
+    }
+    cases = {
+        "does not exist": {"--store": str(tmp_path / "nope.zarr")},
+        "not an ISO time": {"--start": "yesterday"},
+        "is after --end": {"--start": "2020-05-03"},
+        "written as Zarr": {"--output": str(tmp_path / "x.nc")},
+        "needs --tracking-uri": {"--checkpoint": "0123456789abcdef0123456789abcdef"},
+    }
+    for expected, change in cases.items():
+        assert main([a for kv in {**base, **change}.items() for a in kv]) == 2, expected
+        err = capsys.readouterr().err
+        assert expected in err and len(err.strip().splitlines()) == 1, err
+    assert list(tmp_path.iterdir()) == []
