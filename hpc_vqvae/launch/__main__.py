@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 
@@ -32,6 +33,23 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-wait", dest="wait", action="store_false", help="submit and return")
     p.add_argument("--dry-run", action="store_true", help="print the sbatch script; submit nothing")
     return p
+
+
+def follow(job, poll_s: float = 1.0) -> None:
+    """Echo rank 0's log while the job runs (queued, running, requeued), so progress shows."""
+    seen = 0
+    while True:
+        done = job.done()
+        path = job.paths.stdout
+        if path.exists():
+            with path.open("rb") as f:
+                f.seek(seen)
+                chunk = f.read()
+            seen += len(chunk)
+            print(chunk.decode(errors="replace"), end="", flush=True)
+        if done:
+            return
+        time.sleep(poll_s)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.wait:
         return 0
     try:
+        follow(job)
         results = job.results()
     except Exception as err:  # the job failed: submitit carries the remote traceback
         print(f"job {job.job_id} failed: {str(err).strip().splitlines()[-1]}", file=sys.stderr)

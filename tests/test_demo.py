@@ -1,0 +1,45 @@
+"""``python -m hpc_vqvae.demo`` (``make demo``) end to end at a few training steps, then again:
+the second run reuses every stage but the prediction."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import xarray as xr
+
+from tests.helpers import REPO, train_env
+
+
+def _demo(out, *args):
+    cmd = [sys.executable, "-m", "hpc_vqvae.demo", "--dir", str(out), *args]
+    return subprocess.run(cmd, capture_output=True, text=True, env=train_env(), timeout=900)
+
+
+def test_demo_end_to_end_then_reuse(mpiexec, tmp_path):
+    out = tmp_path / "demo"
+    first = _demo(out, "--max-steps", "4")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    for command in (
+        "$ python -m hpc_vqvae.synth",
+        "$ mpiexec -n 2 python -m hpc_vqvae.preprocess",
+        "$ python -m hpc_vqvae.launch --config",
+        "$ python -m hpc_vqvae.predict",
+    ):
+        assert command in first.stdout
+    assert "2 rank(s) via submitit on cpu | ZeRO 2" in first.stdout
+    assert "job" in first.stdout and "FINISHED at step 4" in first.stdout
+    ds = xr.open_dataset(out / "night.nc")
+    assert float(ds.solar_zenith_angle.min()) > 90 and bool(ds.R.notnull().all())
+    assert (out / "night.png").stat().st_size > 10_000
+    assert f"mlflow ui --backend-store-uri sqlite:///{out}/mlflow.db" in first.stdout
+
+    again = _demo(out)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("(done before, reusing it)") == 3
+    assert "hpc_vqvae.launch" not in again.stdout
+    # the pointers it prints are commands that work
+    compare = [sys.executable, "-m", "hpc_vqvae.compare", "--experiment", "hpc-vqvae"]
+    compare += ["--tracking-uri", f"sqlite:///{out}/mlflow.db"]
+    proc = subprocess.run(compare, capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 0 and "tiny" in proc.stdout, proc.stderr
