@@ -66,3 +66,86 @@ def test_model_example(readme_store):
     scope: dict = {}
     exec(block.replace("/tmp/abi.zarr", str(readme_store)), scope)
     assert "train/rec_loss" in scope["log"] and scope["rec"].shape[1] == 3
+
+
+FAST = "train.max_steps=2 train.val_every=2 train.batch_size=4 train.val_batches=1"
+
+
+def _section(title: str) -> str:
+    return README.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+
+
+def _section_commands(title: str) -> list[str]:
+    """The section's bash commands, continuation lines joined, comments dropped."""
+    out = []
+    for block in re.findall(r"```bash\n(.*?)```", _section(title), re.S):
+        for cmd in block.replace("\\\n", " ").splitlines():
+            cmd = cmd.split(" # ")[0].strip()
+            if cmd and not cmd.startswith("#"):
+                out.append(cmd)
+    return out
+
+
+def _bash(cmd: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["bash", "-c", cmd], capture_output=True, text=True, cwd=cwd, env=env, timeout=900
+    )
+
+
+def test_training_launch_compare_and_predict_commands(readme_store, sample_dir, tmp_path):
+    """Every command of the training, launch and inference sections, as written, with the
+    store and archive paths moved here and FAST overrides so that each trains two steps."""
+    from hpc_vqvae.abi.names import place_in_archive
+
+    place_in_archive(sample_files(), tmp_path / "data" / "abi")
+    env = dict(os.environ, OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu", GLOO_SOCKET_IFNAME="lo")
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    (tmp_path / "configs").symlink_to(Path(__file__).resolve().parents[1] / "configs")
+
+    def local(cmd: str) -> str:
+        cmd = cmd.replace("/tmp/abi.zarr", str(readme_store)).replace("/data/abi", "data/abi")
+        if "hpc_vqvae.train" in cmd or ("hpc_vqvae.launch" in cmd and "--dry-run" not in cmd):
+            cmd += f" {FAST}"
+        return cmd
+
+    training = _section_commands("Training (DeepSpeed) and tracking (MLflow)")
+    launch = [c for c in _section_commands("On a Slurm cluster") if "hpc_vqvae.launch" in c]
+    predict = _section_commands("Nighttime inference")
+    assert len(training) == 3 and len(predict) == 3, "update this test with the README"
+    assert any("--local" in c for c in launch) and any("--dry-run" in c for c in launch)
+    for cmd in training + [c for c in launch if "--local" in c or "--dry-run" in c]:
+        proc = _bash(local(cmd), tmp_path, env)
+        assert proc.returncode == 0, f"{cmd}\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
+        if "--dry-run" in cmd:
+            assert "#SBATCH --gpus-per-node=4" in proc.stdout and "#SBATCH --nodes=4" in proc.stdout
+    import torch
+
+    meta = torch.load(tmp_path / "runs" / "tiny" / "generator.pt", weights_only=False)
+    env["RUN_ID"] = meta["mlflow_run_id"]
+    for cmd in predict:
+        proc = _bash(local(cmd), tmp_path, env)
+        assert proc.returncode == 0, f"{cmd}\n{proc.stderr[-3000:]}"
+    for out in ("night.nc", "night.png", "night.zarr", "night-run.zarr"):
+        assert (tmp_path / out).exists(), out
+
+
+def test_config_reference_lists_every_key_with_its_default():
+    from pydantic_core import PydanticUndefined
+
+    from hpc_vqvae.preprocess.config import PreprocessConfig
+    from hpc_vqvae.train.config import Config
+
+    rows = dict(re.findall(r"^\| `([\w.]+)` \| ([^|]+) \|", _section("Config reference"), re.M))
+    expected = {}
+    for sec, field in Config.model_fields.items():
+        for key, f in field.annotation.model_fields.items():
+            expected[f"{sec}.{key}"] = f.default
+    expected.update({k: f.default for k, f in PreprocessConfig.model_fields.items()})
+    assert sorted(rows) == sorted(expected)
+    for key, default in expected.items():
+        shown = rows[key].strip()
+        if default is PydanticUndefined:
+            assert shown == "required", key
+        elif not isinstance(default, dict):
+            text = default.as_posix() if isinstance(default, Path) else default
+            assert shown == f"`{text}`", key

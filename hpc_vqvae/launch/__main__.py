@@ -35,6 +35,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _last_error(message: str) -> str:
+    """The exception line of the remote traceback inside submitit's FailedJobError text."""
+    lines = [ln for ln in message.splitlines() if ln.strip()]
+    bars = [i for i, ln in enumerate(lines) if ln.startswith("-----")]
+    return lines[bars[1] - 1].strip() if len(bars) >= 2 else lines[-1].strip()
+
+
 def follow(job, poll_s: float = 1.0) -> None:
     """Echo rank 0's log while the job runs (queued, running, requeued), so progress shows."""
     seen = 0
@@ -53,7 +60,7 @@ def follow(job, poll_s: float = 1.0) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parser().parse_intermixed_args(argv)
     from ..train.config import ConfigError, load_config
     from ..train.tracking import default_uri
     from .config import LaunchConfig, LaunchError, minutes
@@ -87,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         follow(job)
         results = job.results()
     except Exception as err:  # the job failed: submitit carries the remote traceback
-        print(f"job {job.job_id} failed: {str(err).strip().splitlines()[-1]}", file=sys.stderr)
+        print(f"job {job.job_id} failed: {_last_error(str(err))}", file=sys.stderr)
         print(f"  see {job.paths.stderr}", file=sys.stderr)
         return 1
     main_result = results[0]
