@@ -108,6 +108,21 @@ def train_env(**extra) -> dict:
     return env
 
 
+def train_cmd(run_dir: Path, *args: str) -> list[str]:
+    """``python -m hpc_vqvae.train`` on the tiny config into ``run_dir``, then ``args``."""
+    config = str(REPO / "configs" / "tiny.yaml")
+    return [
+        sys.executable,
+        "-m",
+        "hpc_vqvae.train",
+        "--config",
+        config,
+        "--run-dir",
+        str(run_dir),
+        *args,
+    ]
+
+
 def run_trainer(
     ranks: int,
     launcher: str,
@@ -118,16 +133,7 @@ def run_trainer(
     mpiexec: str | None = None,
     check: bool = True,
 ):
-    train = [
-        "-m",
-        "hpc_vqvae.train",
-        "--config",
-        str(REPO / "configs" / "tiny.yaml"),
-        "--run-dir",
-        str(run_dir),
-        *args,
-        *overrides,
-    ]
+    train = train_cmd(run_dir, *args, *overrides)[1:]
     if launcher == "torchrun":
         cmd = [
             sys.executable,

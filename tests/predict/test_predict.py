@@ -12,7 +12,7 @@ import pytest
 import xarray as xr
 
 from hpc_vqvae.abi.names import place_in_archive
-from tests.helpers import build_store, sample_files
+from tests.helpers import build_store, sample_files, train_cmd
 
 REPO = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
@@ -37,14 +37,8 @@ def trained(tmp_path_factory) -> Trained:
     client = MlflowClient(tracking_uri=uri)
     # made here for its artifact folder: by default sample grids would land in ./mlruns
     client.create_experiment("predict", artifact_location=str(root / "artifacts"))
-    cmd = [
-        sys.executable,
-        "-m",
-        "hpc_vqvae.train",
-        "--config",
-        str(REPO / "configs" / "tiny.yaml"),
-        "--run-dir",
-        str(run_dir),
+    cmd = train_cmd(
+        run_dir,
         f"data.store={store}",
         "train.max_steps=3",
         "train.val_every=3",
@@ -53,7 +47,7 @@ def trained(tmp_path_factory) -> Trained:
         "train.val_batches=1",
         f"train.tracking_uri={uri}",
         "train.experiment=predict",
-    ]
+    )
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run,) = client.search_runs([client.get_experiment_by_name("predict").experiment_id])

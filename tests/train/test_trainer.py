@@ -14,7 +14,7 @@ from mlflow.tracking import MlflowClient
 
 from hpc_vqvae.model import ModelConfig, VQModel
 from hpc_vqvae.train import checkpoint
-from tests.helpers import REPO, run_trainer, small_run, train_env
+from tests.helpers import run_trainer, small_run, train_cmd, train_env
 
 EXPERIMENT = "trainer-tests"
 
@@ -133,16 +133,7 @@ def test_sigusr2_checkpoints_stops_and_resumes(train_store, tmp_path):
     and a relaunch continues the same MLflow run to the end."""
     run_dir = tmp_path / "preempted"
     overrides = small_run(train_store, 40)
-    cmd = [
-        sys.executable,
-        "-m",
-        "hpc_vqvae.train",
-        "--config",
-        str(REPO / "configs" / "tiny.yaml"),
-        "--run-dir",
-        str(run_dir),
-        *overrides,
-    ]
+    cmd = train_cmd(run_dir, *overrides)
     proc = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=train_env()
     )
