@@ -21,11 +21,11 @@ def minutes(limit: str | int) -> int:
     n = [int(p) for p in parts]
     if days:  # D-H, D-H:M, D-H:M:S
         h, m, s = (n + [0, 0])[:3]
-        seconds = int(days) * 86400 + h * 3600 + m * 60 + s
-    else:  # M, M:S, H:M:S
-        seconds = {1: lambda: n[0] * 60, 2: lambda: n[0] * 60 + n[1]}.get(
-            len(n), lambda: n[0] * 3600 + n[1] * 60 + n[2]
-        )()
+    elif len(n) == 3:  # H:M:S
+        h, m, s = n
+    else:  # M, M:S
+        h, (m, s) = 0, (n + [0])[:2]
+    seconds = int(days or 0) * 86400 + h * 3600 + m * 60 + s
     return -(-seconds // 60)
 
 
