@@ -305,7 +305,7 @@ def read_batch(scans: StoreRange, part: slice, bands: list[str]) -> ScanBatch:
 def store_projection(satellite: str) -> dict:
     """The GOES-R fixed-grid projection of the store's satellite (the store keeps scan angles,
     not the projection; GOES-R fixes it per orbital slot)."""
-    from .abi.synthetic.sectors import PLATFORMS, projection
+    from .abi.platforms import PLATFORMS, projection
 
     if satellite not in PLATFORMS:
         raise PredictError(f"store satellite {satellite!r}: not one of {sorted(PLATFORMS)}")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from hpc_vqvae.abi.geometry import fixed_grid_lonlat, sun_zenith
-from hpc_vqvae.abi.synthetic.sectors import FULL_DISK_EDGE, projection
+from hpc_vqvae.abi.platforms import projection
+from hpc_vqvae.abi.synthetic.sectors import FULL_DISK_EDGE
 
 
 @pytest.mark.parametrize("satellite", ["G16", "G17"])

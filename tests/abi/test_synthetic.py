@@ -15,6 +15,7 @@ import pytest
 from hpc_vqvae.abi import lonlat, parse_name, read_band, walk_archive
 from hpc_vqvae.abi.calibration import radiance_from_bt
 from hpc_vqvae.abi.geometry import fixed_grid_lonlat, sun_zenith
+from hpc_vqvae.abi.platforms import projection
 from hpc_vqvae.abi.synthetic import (
     ArchiveSpec,
     L1bScan,
@@ -24,7 +25,7 @@ from hpc_vqvae.abi.synthetic import (
     write_l1b,
     write_scan,
 )
-from hpc_vqvae.abi.synthetic.sectors import ScanFrame, projection
+from hpc_vqvae.abi.synthetic.sectors import ScanFrame
 from hpc_vqvae.abi.template import band_constants, extract_header, l1b_header, strip_scan
 from tests.helpers import sample_files
 

@@ -12,8 +12,9 @@ import numpy as np
 
 from ..bands import BANDS
 from ..geometry import fixed_grid_lonlat, sun_zenith
+from ..platforms import projection
 from .scene import Scene
-from .sectors import frame_for, projection, scan_times
+from .sectors import frame_for, scan_times
 from .writer import L1bScan, scan_name, write_l1b
 
 DEFAULT_BANDS = (1, 2, 3, 11, 13, 14)

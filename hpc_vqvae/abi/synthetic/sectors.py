@@ -12,25 +12,6 @@ from ..bands import ANGLE_STEP_2KM, SECTOR_SHAPE_2KM
 # West edge of the full-disk fixed grid (radians); every sector's edges lie on its 2 km lattice.
 FULL_DISK_EDGE = -0.151872
 
-PLATFORMS = {
-    # satellite: (projection longitude, nominal sub-point longitude, orbital slot, instrument)
-    "G16": (-75.0, -75.2, "GOES-East", "FM1"),
-    "G17": (-137.0, -137.2, "GOES-West", "FM2"),
-    "G18": (-137.0, -137.0, "GOES-West", "FM3"),
-    "G19": (-75.0, -75.2, "GOES-East", "FM4"),
-}
-
-
-def projection(satellite: str) -> dict[str, float]:
-    """The GOES-R fixed-grid projection of a platform (GRS80, sweep x)."""
-    return {
-        "semi_major_axis": 6378137.0,
-        "semi_minor_axis": 6356752.31414,
-        "perspective_point_height": 35786023.0,
-        "longitude_of_projection_origin": PLATFORMS[satellite][0],
-    }
-
-
 # Top-left corner (x west edge, y north edge, radians) of each sector's home position.
 # M1 is where NOAA put GOES-17 M1 on 2019-10-27 (northern California); CONUS positions are
 # approximate.

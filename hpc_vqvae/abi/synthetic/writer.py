@@ -13,8 +13,9 @@ import numpy as np
 from ..bands import BANDS
 from ..calibration import kappa0, radiance_from_bt, radiance_from_reflectance
 from ..names import ABIFileName, format_stamp
+from ..platforms import PLATFORMS, projection
 from ..template import _band_header, band_constants, decode
-from .sectors import PLATFORMS, ScanFrame, projection
+from .sectors import ScanFrame
 
 _J2000 = datetime(2000, 1, 1, 12)
 _SCENE_ID = {"F": "Full Disk", "C": "CONUS", "M1": "Mesoscale", "M2": "Mesoscale"}
