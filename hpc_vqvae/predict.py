@@ -35,7 +35,7 @@ import zarr
 from tqdm import tqdm
 
 from .abi.bands import band_number, pixels_per_2km
-from .abi.geometry import fixed_grid_lonlat, sun_zenith
+from .abi.geometry import fixed_grid_lonlat, solar_zenith
 from .abi.names import walk_archive
 from .abi.reader import ABIReadError, read_band
 from .data.config import DataConfig
@@ -607,9 +607,7 @@ def predict_scan(
     files = find_scan(archive, when, satellite, sector, gen.data_cfg.input_bands)
     bands, grid = read_scan(files, gen.data_cfg.input_bands)
     bt = np.stack([bands[b] for b in gen.data_cfg.input_bands])
-    proj = {k: grid.attrs[k] for k in PROJ_KEYS[:4]}
-    lon, lat = fixed_grid_lonlat(grid.x.values, grid.y.values, **proj)
-    sza = sun_zenith(np.datetime64(grid.attrs["time"]), lon, lat)
+    sza = solar_zenith(grid).values
     rgb = gen.reflectance(bt[None])[0]
     ds = to_dataset(rgb, grid, sza, np.isfinite(bt).all(0), gen.meta, checkpoint, latlon)
     extras = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -106,6 +107,11 @@ def train_env(**extra) -> dict:
     )
     env.update(extra)
     return env
+
+
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The rows of a run's metrics.jsonl (rank 0's logged steps)."""
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
 def train_cmd(run_dir: Path, *args: str) -> list[str]:

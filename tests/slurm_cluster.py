@@ -75,9 +75,8 @@ def _wait(what: str, ok, timeout: float = 60, log: Path | None = None) -> None:
 
 def install_missing() -> None:
     """apt-get the Debian packages that are not there yet (~15 s)."""
-    missing = [
-        d for d in DAEMONS if shutil.which(d) is None and Path(f"/usr/sbin/{d}").exists() is False
-    ]
+    search = f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin"  # daemons live in sbin
+    missing = [d for d in DAEMONS if shutil.which(d, path=search) is None]
     if not missing:
         return
     if os.geteuid() != 0:
@@ -194,7 +193,6 @@ class SlurmCluster:
             )
         self.pids["mariadbd"] = proc.pid
         _wait("mariadb", lambda: sock.exists() and pidfile.exists(), log=log)
-        self.sql_port = port
         _run(
             "mariadb",
             "--no-defaults",

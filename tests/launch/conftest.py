@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -33,8 +32,7 @@ def slurm(tmp_path_factory):
 
 def job_env(cluster: SlurmCluster, **extra) -> dict:
     """Client environment: the cluster's SLURM_CONF, the venv first on PATH, CPU training."""
-    env = {**cluster.env, **train_env(**extra)}
-    env["SLURM_CONF"] = str(cluster.conf)
+    env = train_env(SLURM_CONF=str(cluster.conf), **extra)
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
     return env
 
@@ -76,10 +74,6 @@ def wait_for_steps(metrics: Path, steps: int, timeout: float = 300) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"{metrics}: fewer than {steps} steps after {timeout} s")
-
-
-def metrics(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
 def losses(row: dict) -> dict:

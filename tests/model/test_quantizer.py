@@ -1,6 +1,5 @@
 import math
 import os
-import socket
 
 import pytest
 import torch
@@ -8,6 +7,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from hpc_vqvae.model.quantizer import VectorQuantizer, perplexity
+from tests.helpers import free_port
 
 
 def test_perplexity_is_exp_entropy():
@@ -106,12 +106,6 @@ def test_quantizer_is_fp32_under_bf16_autocast():
     assert q.dtype == torch.bfloat16  # handed back in the caller's dtype
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _worker(rank: int, port: int, out: dict):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=2)
@@ -129,6 +123,6 @@ def test_codebooks_agree_across_ranks():
     """Real gloo process group, two ranks with different data: k-means, EMA, revival and
     perplexity are all-reduced, so both ranks end with the same codebook and numbers."""
     out = mp.Manager().dict()
-    mp.spawn(_worker, args=(_free_port(), out), nprocs=2, join=True)
+    mp.spawn(_worker, args=(free_port(), out), nprocs=2, join=True)
     (e0, c0, p0), (e1, c1, p1) = out[0], out[1]
     assert torch.equal(e0, e1) and torch.equal(c0, c1) and p0 == p1

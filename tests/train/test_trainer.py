@@ -15,13 +15,9 @@ from mlflow.tracking import MlflowClient
 from hpc_vqvae.model import ModelConfig, VQModel
 from hpc_vqvae.train import checkpoint
 from hpc_vqvae.train.__main__ import EXIT_REQUEUE
-from tests.helpers import run_trainer, small_run, train_cmd, train_env
+from tests.helpers import read_metrics, run_trainer, small_run, train_cmd, train_env
 
 EXPERIMENT = "trainer-tests"
-
-
-def _metrics(run_dir) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
 
 
 @pytest.mark.parametrize(
@@ -48,7 +44,7 @@ def test_zero_stages_on_two_ranks(
     proc = run_trainer(2, launcher, small_run(train_store, 4, *extra), run_dir, mpiexec=mpiexec)
     assert f"2 rank(s) via {launcher.replace('mpiexec', 'mpi')}" in proc.stdout
     assert f"ZeRO {stage} {precision}" in proc.stdout
-    rows = _metrics(run_dir)
+    rows = read_metrics(run_dir)
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert all(np.isfinite(r["train/rec_loss"]) and r["train/disc_loss"] > 0 for r in rows[1:])
     exported = torch.load(run_dir / "generator.pt", weights_only=False)
@@ -116,7 +112,7 @@ def test_resume_reproduces_an_uninterrupted_run(train_store, tmp_path):
     assert checkpoint.latest(tmp_path / "split").name == "step_00000004"
     proc = run_trainer(2, "torchrun", overrides, tmp_path / "split")
     assert "resumed from step_00000004" in proc.stdout
-    straight, split = _metrics(tmp_path / "straight"), _metrics(tmp_path / "split")
+    straight, split = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "split")
     assert [r["step"] for r in split] == list(range(1, 9))
     for a, b in zip(straight, split, strict=True):
         for key in a:
@@ -157,7 +153,7 @@ def test_sigusr2_checkpoints_stops_and_resumes(train_store, tmp_path):
     run_trainer(1, "none", overrides, run_dir)
     (again,) = client.search_runs([exp.experiment_id])
     assert again.info.run_id == run.info.run_id and again.info.status == "FINISHED"
-    assert _metrics(run_dir)[-1]["step"] == 40
+    assert read_metrics(run_dir)[-1]["step"] == 40
 
 
 def test_bad_config_fails_before_any_work(train_store, tmp_path):
@@ -174,7 +170,7 @@ def test_gradient_accumulation_single_process(train_store, tmp_path):
     proc = run_trainer(1, "none", small_run(train_store, 2, "train.grad_accum=2"), run_dir)
     assert "1 rank(s) via none" in proc.stdout
     assert "x accum 2 x world 1" in proc.stdout
-    rows = _metrics(run_dir)
+    rows = read_metrics(run_dir)
     assert [r["step"] for r in rows] == [1, 2] and np.isfinite(rows[-1]["train/rec_loss"])
 
 
