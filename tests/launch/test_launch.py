@@ -11,9 +11,9 @@ from pathlib import Path
 
 from hpc_vqvae.launch import LaunchConfig, sbatch_text
 from hpc_vqvae.launch.config import minutes
-from tests.helpers import train_env
+from tests.helpers import read_metrics, train_env
 
-from .conftest import STEPS, TINY, losses, metrics, mlflow_runs, overrides
+from .conftest import STEPS, TINY, losses, mlflow_runs, overrides
 
 GOLDEN = Path(__file__).parent / "golden" / "submitit.sbatch"
 
@@ -73,8 +73,8 @@ def test_local_launch_two_processes(train_store, tmp_path):
     (run,) = mlflow_runs(uri)
     assert run.data.params["world_size"] == "2" and run.info.status == "FINISHED"
     assert f"MLflow run {run.info.run_id}" in proc.stdout
-    assert [r["step"] for r in metrics(tmp_path / "run")] == list(range(1, STEPS + 1))
-    assert all(losses(r) for r in metrics(tmp_path / "run"))
+    assert [r["step"] for r in read_metrics(tmp_path / "run")] == list(range(1, STEPS + 1))
+    assert all(losses(r) for r in read_metrics(tmp_path / "run"))
 
 
 def test_refusals_are_one_line(tmp_path):

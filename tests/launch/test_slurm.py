@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import read_metrics
+
 from .conftest import (
     SCRIPT,
     STEPS,
     TINY,
     job_env,
     losses,
-    metrics,
     mlflow_runs,
     overrides,
     slurm_cmd,
@@ -66,7 +67,7 @@ def test_sbatch_script_runs_on_two_nodes(reference):
     steps = slurm_cmd(env, "sacct", "-n", "-P", "-j", f"{job}.0", "-o", "NTasks,NodeList")
     assert steps.split() == ["2|n[1-2]"]  # one training step of 2 tasks, one per node
     run_dir = cwd / "runs" / f"hpc-vqvae-{job}"
-    assert [r["step"] for r in metrics(run_dir)] == list(range(1, STEPS + 1))
+    assert [r["step"] for r in read_metrics(run_dir)] == list(range(1, STEPS + 1))
     for rank in (0, 1):  # both ranks trained, saved and logged
         assert (run_dir / f"resources_rank{rank}.json").exists()
         assert (cwd / "logs" / f"hpc-vqvae-{job}" / f"rank-{rank}.log").exists()
@@ -93,9 +94,9 @@ def test_sbatch_preemption_requeues_and_resumes_exactly(slurm, train_store, refe
     assert history.split() == ["REQUEUED", "COMPLETED"]
     log = (tmp_path / "logs" / f"hpc-vqvae-{job}.out").read_text()
     assert "requeueing" in log and "(restart 1)" in log
-    rows = metrics(run_dir)
+    rows = read_metrics(run_dir)
     assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
-    ref = metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
+    ref = read_metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
     assert losses(rows[-1]) == losses(ref[-1])
     (run,) = mlflow_runs(uri)  # the resumed job went on in the same MLflow run
     assert run.info.status == "FINISHED"
@@ -117,8 +118,8 @@ def test_submitit_launch_on_slurm(slurm, train_store, reference, tmp_path):
     (run,) = mlflow_runs(uri)
     assert f"FINISHED at step {STEPS}: MLflow run {run.info.run_id}" in proc.stdout
     assert run.data.params["world_size"] == "2" and run.data.tags["launcher"] == "submitit"
-    ref = metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
-    assert losses(metrics(tmp_path / "run")[-1]) == losses(ref[-1])
+    ref = read_metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
+    assert losses(read_metrics(tmp_path / "run")[-1]) == losses(ref[-1])
 
 
 def test_submitit_preemption_checkpoints_on_all_ranks(slurm, train_store, reference, tmp_path):
@@ -140,7 +141,7 @@ def test_submitit_preemption_checkpoints_on_all_ranks(slurm, train_store, refere
     assert [r["status"] for r in result] == ["FINISHED", "FINISHED"]
     ckpts = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())
     assert len(ckpts) == 2  # the preemption checkpoint and the final one
-    ref = metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
-    assert losses(metrics(tmp_path / "run")[-1]) == losses(ref[-1])
+    ref = read_metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
+    assert losses(read_metrics(tmp_path / "run")[-1]) == losses(ref[-1])
     (run,) = mlflow_runs(uri)
     assert run.info.status == "FINISHED" and run.info.run_id == result[0]["run_id"]
