@@ -29,7 +29,7 @@ import zarr
 from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
 from hpc_vqvae.preprocess.catalog import build_catalog
 from hpc_vqvae.preprocess.config import DEFAULT_CONFIG, load_config
-from hpc_vqvae.preprocess.scan import block_mean
+from hpc_vqvae.abi.resample import block_mean
 
 BANDS = ["C11", "C13", "C14", "C01", "C02", "C03"]
 

@@ -202,16 +202,14 @@ def read_scan(
     files: dict[str, Path], bands: list[str]
 ) -> tuple[dict[str, np.ndarray], xr.DataArray]:
     """Bands on the 2 km grid (block means of finer ones), and one 2 km band for the grid."""
-    from .preprocess.scan import block_mean
-
     out, grid = {}, None
     for b in bands:
+        f = pixels_per_2km(band_number(b))
         try:
-            da = read_band(files[b])
+            da = read_band(files[b], coarsen=f, min_valid=max(1, f * f // 2))
         except ABIReadError as err:
             raise PredictError(str(err)) from None
-        f = pixels_per_2km(band_number(b))
-        out[b] = block_mean(da.values, f, max(1, f * f // 2))
+        out[b] = da.values
         if f == 1 and grid is None:
             grid = da
     if grid is None:

@@ -17,6 +17,7 @@ import xarray as xr
 from .bands import BANDS
 from .calibration import brightness_temperature, reflectance_factor
 from .names import ABINameError, parse_name
+from .resample import block_mean, coarse_coord
 
 _J2000 = datetime(2000, 1, 1, 12)
 _PROJ_ATTRS = (
@@ -62,18 +63,21 @@ def _decimal(value) -> float:
     return float(repr(np.float32(value)).removeprefix("np.float32(").removesuffix(")"))
 
 
+def _scale(var: netCDF4.Variable, out: np.ndarray, decimal_scale: bool = False) -> np.ndarray:
+    """Apply the variable's scale_factor/add_offset (float32 attributes) in place."""
+    to_float = _decimal if decimal_scale else (lambda v: float(np.float32(v)))
+    for name, op in (("scale_factor", np.multiply), ("add_offset", np.add)):
+        value = _attr(var, name)
+        if value is not None:
+            op(out, out.dtype.type(to_float(value)), out=out)
+    return out
+
+
 def unpack(var: netCDF4.Variable, *, decimal_scale: bool = False, dtype=np.float64) -> np.ndarray:
     """Counts -> physical values, fill -> NaN. scale/offset are float32 attributes; large
     images are unpacked in float32 (as satpy does), coordinates in float64."""
     raw, is_fill = _raw(var)
-    scale = _attr(var, "scale_factor")
-    offset = _attr(var, "add_offset")
-    to_float = _decimal if decimal_scale else (lambda v: float(np.float32(v)))
-    out = raw.astype(dtype)
-    if scale is not None:
-        out *= dtype(to_float(scale))
-    if offset is not None:
-        out += dtype(to_float(offset))
+    out = _scale(var, raw.astype(dtype), decimal_scale)
     if is_fill.any():
         out[is_fill] = np.nan
     return out
@@ -122,18 +126,31 @@ def _calibrate(ds: netCDF4.Dataset, band: int, rad: np.ndarray) -> tuple[np.ndar
     return reflectance_factor(rad, k0), attrs | {"calibration": "reflectance", "kappa0": k0}
 
 
-def _read(path: Path, ds: netCDF4.Dataset, mask_dqf: bool) -> xr.DataArray:
+def _radiance(ds: netCDF4.Dataset, band: int, mask_dqf: bool, coarsen: int, min_valid: int):
+    """Radiance on the (coarsened) grid, invalid pixels NaN. Emissive bands come back at full
+    resolution: their calibration is not linear, so they are averaged as temperatures."""
+    var = ds.variables["Rad"]
+    raw, invalid = _raw(var)
+    if mask_dqf:
+        dqf, dqf_fill = _raw(ds.variables["DQF"])
+        invalid |= (dqf >= 2) | dqf_fill
+    if BANDS[band].emissive:
+        coarsen = 1
+    counts = block_mean(raw, coarsen, min_valid, valid=~invalid)
+    return _scale(var, counts), coarsen
+
+
+def _read(path: Path, ds: netCDF4.Dataset, mask_dqf: bool, coarsen: int, min_valid: int):
     ds.set_auto_maskandscale(False)
     band = int(np.asarray(ds.variables["band_id"][...]).reshape(-1)[0])
     if band not in BANDS:
         raise ValueError(f"band_id {band} is not an ABI band")
-    rad = unpack(ds.variables["Rad"], dtype=np.float32)
-    if mask_dqf:
-        dqf, dqf_fill = _raw(ds.variables["DQF"])
-        rad[(dqf >= 2) | dqf_fill] = np.nan
+    rad, done = _radiance(ds, band, mask_dqf, coarsen, min_valid)
     values, cal_attrs = _calibrate(ds, band, rad)
-    x = unpack(ds.variables["x"], decimal_scale=True)
-    y = unpack(ds.variables["y"], decimal_scale=True)
+    if coarsen > done:
+        values = block_mean(values, coarsen, min_valid)
+    x = coarse_coord(unpack(ds.variables["x"], decimal_scale=True), coarsen)
+    y = coarse_coord(unpack(ds.variables["y"], decimal_scale=True), coarsen)
     proj = ds.variables["goes_imager_projection"]
     t_start, t_end = (float(v) for v in unpack(ds.variables["time_bounds"]))
     attrs = {
@@ -146,7 +163,7 @@ def _read(path: Path, ds: netCDF4.Dataset, mask_dqf: bool) -> xr.DataArray:
         "start_time": _seconds(t_start),
         "end_time": _seconds(t_end),
         "time": _seconds(_scalar(ds, "t")),
-        "resolution_km": BANDS[band].resolution_km,
+        "resolution_km": BANDS[band].resolution_km * coarsen,
         "dqf_masked": int(mask_dqf),
         "source_file": path.name,
         **cal_attrs,
@@ -165,18 +182,26 @@ def _read(path: Path, ds: netCDF4.Dataset, mask_dqf: bool) -> xr.DataArray:
     )
 
 
-def read_band(path: str | Path, *, mask_dqf: bool = True) -> xr.DataArray:
+def read_band(
+    path: str | Path, *, mask_dqf: bool = True, coarsen: int = 1, min_valid: int = 1
+) -> xr.DataArray:
     """Calibrated 2-D (y, x) float32 field of one L1b file: BT in K (bands 7-16) or reflectance
     factor (bands 1-6); fill -> NaN, and with ``mask_dqf`` pixels of DQF >= 2 too.
+
+    ``coarsen=k`` returns the mean of each k x k block of valid pixels instead (NaN where fewer
+    than ``min_valid``), with block-centre x/y: e.g. 4 for C02 on the 2 km grid. Reflective
+    bands average counts and calibrate after, which is exact (linear) and cheaper.
 
     Raises ABIReadError, naming the file, if it is missing, corrupt, truncated or incomplete.
     """
     path = Path(path)
+    if not (isinstance(coarsen, int) and coarsen >= 1 and isinstance(min_valid, int)):
+        raise ValueError(f"coarsen={coarsen!r}, min_valid={min_valid!r}: need integers >= 1")
     if not path.is_file():
         raise ABIReadError(f"{path}: no such file")
     try:
         with netCDF4.Dataset(path, "r") as ds:
-            return _read(path, ds, mask_dqf)
+            return _read(path, ds, mask_dqf, coarsen, min_valid)
     except ABIReadError:
         raise
     except KeyError as err:

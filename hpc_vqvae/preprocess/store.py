@@ -214,32 +214,30 @@ def append(path: Path, cfg: PreprocessConfig, times: np.ndarray, n_before: int, 
 def write_run(
     path: Path, start: int, results: list[ScanResult | None], cfg: PreprocessConfig
 ) -> None:
-    """Write consecutive scans start..start+len-1 (None: failed), data first, then flags."""
+    """Write consecutive scans start..start+len-1 (None: failed), data first, then the flags.
+
+    Straight into the template's Zarr arrays: the slots are this rank's own shards, and
+    xarray's per-call store set-up would cost as much as compressing the scans.
+    """
+    group = zarr.open_group(path, mode="r+", use_consolidated=False)
+    region = slice(start, start + len(results))
     ok = [r for r in results if r is not None]
     if ok:
-        shape = ok[0].sza.shape
-        nan2 = np.full(shape, np.nan, np.float32)
+        ny, nx = ok[0].sza.shape
 
         def stack(get, fallback):
             return np.stack([get(r) if r is not None else fallback for r in results])
 
-        data = {b: (("time", "y", "x"), stack(lambda r, b=b: r.bands[b], nan2)) for b in cfg.bands}
-        data["sza"] = (("time", "y", "x"), stack(lambda r: r.sza, nan2))
-        data["fixed_grid_x"] = (("time", "x"), stack(lambda r: r.x, np.full(shape[1], np.nan)))
-        data["fixed_grid_y"] = (("time", "y"), stack(lambda r: r.y, np.full(shape[0], np.nan)))
-        data["day_fraction"] = (
-            ("time",),
-            stack(lambda r: np.float32(r.day_fraction), np.float32(np.nan)),
-        )
+        nan2 = np.full((ny, nx), np.nan, np.float32)
+        for b in cfg.bands:
+            group[b][region] = stack(lambda r, b=b: r.bands[b], nan2)
+        group["sza"][region] = stack(lambda r: r.sza, nan2)
+        group["fixed_grid_x"][region] = stack(lambda r: r.x, np.full(nx, np.nan))
+        group["fixed_grid_y"][region] = stack(lambda r: r.y, np.full(ny, np.nan))
+        group["day_fraction"][region] = stack(lambda r: r.day_fraction, np.nan)
         nan_stats = np.full((len(cfg.bands), len(stats.FIELDS)), np.nan)
-        data["band_stats"] = (("time", "band", "stat"), stack(lambda r: r.stats, nan_stats))
-        region = {"time": slice(start, start + len(results))}
-        xr.Dataset(data).to_zarr(path, region=region, mode="r+", consolidated=False)
-    flags = np.array([1 if r is not None else -1 for r in results], dtype=np.int8)
-    region = {"time": slice(start, start + len(results))}
-    xr.Dataset({"written": (("time",), flags)}).to_zarr(
-        path, region=region, mode="r+", consolidated=False
-    )
+        group["band_stats"][region] = stack(lambda r: r.stats, nan_stats)
+    group["written"][region] = np.array([1 if r is not None else -1 for r in results], np.int8)
 
 
 def read_stats(path: Path, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,4 @@
-"""The stage's parts on their own: regridding, statistics, dealing, catalog filters, config."""
+"""The stage's parts on their own: statistics, dealing, catalog filters, config."""
 
 from datetime import datetime, timedelta
 
@@ -9,18 +9,7 @@ from hpc_vqvae.preprocess import stats
 from hpc_vqvae.preprocess.catalog import build_catalog
 from hpc_vqvae.preprocess.config import ConfigError, load_config
 from hpc_vqvae.preprocess.parallel import deal
-from hpc_vqvae.preprocess.scan import block_mean
 from hpc_vqvae.preprocess.store import _time_chunks
-
-
-def test_block_mean_is_exact_and_nan_aware():
-    v = np.arange(16, dtype=np.float32).reshape(4, 4)
-    assert np.array_equal(block_mean(v, 2, 1), [[2.5, 4.5], [10.5, 12.5]])
-    v[0, 0] = v[0, 1] = v[1, 0] = np.nan  # 1 valid of 4 in the first block
-    out = block_mean(v, 2, 2)
-    assert np.isnan(out[0, 0]) and out[0, 1] == 4.5
-    assert block_mean(v, 2, 1)[0, 0] == 5.0
-    assert block_mean(v, 4, 13)[0, 0] == np.nanmean(v)
 
 
 def test_statistics_combine_like_one_pass():
