@@ -31,6 +31,22 @@ def _projection(da: xr.DataArray) -> dict[str, float]:
     return {k: float(da.attrs[k]) for k in _PROJ_KEYS}
 
 
+def _surface(x, y, r_eq: float, r_pol: float, h: float):
+    """Satellite-centred (s_x, s_y, s_z) of the ellipsoid point each scan angle sees; NaN off
+    disk. PUG vol. 3, 5.1.2.8.1; x and y are 1-D, the result 2-D (y, x)."""
+    xx = np.asarray(x, dtype=np.float64)[None, :]
+    yy = np.asarray(y, dtype=np.float64)[:, None]
+    sin_x, cos_x = np.sin(xx), np.cos(xx)
+    sin_y, cos_y = np.sin(yy), np.cos(yy)
+    a = sin_x**2 + cos_x**2 * (cos_y**2 + (r_eq / r_pol) ** 2 * sin_y**2)
+    b = -2.0 * h * cos_x * cos_y
+    c = h**2 - r_eq**2
+    disc = b**2 - 4.0 * a * c
+    with np.errstate(invalid="ignore"):
+        r_s = (-b - np.sqrt(np.where(disc >= 0, disc, np.nan))) / (2.0 * a)
+    return r_s * cos_x * cos_y, -r_s * sin_x, r_s * cos_x * sin_y
+
+
 def fixed_grid_lonlat(
     x: np.ndarray,
     y: np.ndarray,
@@ -43,24 +59,36 @@ def fixed_grid_lonlat(
     """Scan angles (radians; 1-D x and y of a grid) -> 2-D (lon, lat) in degrees, NaN off disk."""
     r_eq, r_pol = semi_major_axis, semi_minor_axis
     h = perspective_point_height + semi_major_axis
-    xx = np.asarray(x, dtype=np.float64)[None, :]
-    yy = np.asarray(y, dtype=np.float64)[:, None]
-    sin_x, cos_x = np.sin(xx), np.cos(xx)
-    sin_y, cos_y = np.sin(yy), np.cos(yy)
-    ratio = (r_eq / r_pol) ** 2
-    a = sin_x**2 + cos_x**2 * (cos_y**2 + ratio * sin_y**2)
-    b = -2.0 * h * cos_x * cos_y
-    c = h**2 - r_eq**2
-    disc = b**2 - 4.0 * a * c
-    with np.errstate(invalid="ignore"):
-        r_s = (-b - np.sqrt(np.where(disc >= 0, disc, np.nan))) / (2.0 * a)
-    s_x = r_s * cos_x * cos_y
-    s_y = -r_s * sin_x
-    s_z = r_s * cos_x * sin_y
-    lat = np.degrees(np.arctan(ratio * s_z / np.hypot(h - s_x, s_y)))
+    s_x, s_y, s_z = _surface(x, y, r_eq, r_pol, h)
+    lat = np.degrees(np.arctan((r_eq / r_pol) ** 2 * s_z / np.hypot(h - s_x, s_y)))
     lon = longitude_of_projection_origin - np.degrees(np.arctan(s_y / (h - s_x)))
     lon = (lon + 180.0) % 360.0 - 180.0
     return lon, lat
+
+
+def fixed_grid_sun_zenith(
+    x: np.ndarray,
+    y: np.ndarray,
+    t: datetime | np.datetime64,
+    *,
+    semi_major_axis: float,
+    semi_minor_axis: float,
+    perspective_point_height: float,
+    longitude_of_projection_origin: float,
+) -> np.ndarray:
+    """``sun_zenith(t, *fixed_grid_lonlat(x, y, ...))`` without lon/lat: the sines and cosines
+    of latitude and longitude are ratios of the surface point's coordinates, so one sqrt and
+    one arccos per pixel replace five trigonometric passes (the stage's per-scan geometry)."""
+    r_eq, r_pol = semi_major_axis, semi_minor_axis
+    h = perspective_point_height + semi_major_axis
+    s_x, s_y, s_z = _surface(x, y, r_eq, r_pol, h)
+    ra, dec = sun_ra_dec(t)
+    # hour angle = (lon - lon0) + k; tan(lon - lon0) = -s_y / (h - s_x)
+    k = greenwich_sidereal_angle(t) + np.radians(longitude_of_projection_origin) - ra
+    q = (r_eq / r_pol) ** 2 * s_z  # tan(lat) = q / hypot(h - s_x, s_y)
+    horiz = (h - s_x) * np.cos(k) + s_y * np.sin(k)
+    cos_zen = (q * np.sin(dec) + horiz * np.cos(dec)) / np.sqrt((h - s_x) ** 2 + s_y**2 + q**2)
+    return np.degrees(np.arccos(np.clip(cos_zen, -1.0, 1.0)))
 
 
 def lonlat(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,8 +146,9 @@ def sun_zenith(t: datetime | np.datetime64, lon: np.ndarray, lat: np.ndarray) ->
 
 def solar_zenith(da: xr.DataArray) -> xr.DataArray:
     """Solar zenith (degrees) of every pixel of a band at its scan's mid time; NaN off disk."""
-    lon, lat = lonlat(da)
-    sza = sun_zenith(np.datetime64(da.attrs["time"]), lon, lat).astype(np.float32)
+    when = np.datetime64(da.attrs["time"])
+    sza = fixed_grid_sun_zenith(da["x"].values, da["y"].values, when, **_projection(da))
+    sza = sza.astype(np.float32)
     return xr.DataArray(
         sza,
         dims=("y", "x"),

@@ -4,10 +4,11 @@ the solar zenith, and the scan's statistics."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 
 from ..abi.bands import BANDS, band_number, pixels_per_2km
-from ..abi.geometry import fixed_grid_lonlat, sun_zenith
+from ..abi.geometry import fixed_grid_sun_zenith
 from ..abi.reader import ABIReadError, read_band
 from . import stats
 from .catalog import Scan
@@ -31,19 +32,6 @@ class ScanResult:
     day_fraction: float
     stats: np.ndarray  # (n_bands, 5) partial statistics, see stats.FIELDS
     bytes_read: int
-
-
-_LONLAT_CACHE: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _lonlat(x: np.ndarray, y: np.ndarray, proj: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Geolocation, remembered for a few grids: sectors often stay put for hours."""
-    key = (x.tobytes(), y.tobytes(), tuple(sorted(proj.items())))
-    if key not in _LONLAT_CACHE:
-        if len(_LONLAT_CACHE) >= 4:
-            _LONLAT_CACHE.pop(next(iter(_LONLAT_CACHE)))
-        _LONLAT_CACHE[key] = fixed_grid_lonlat(x, y, **proj)
-    return _LONLAT_CACHE[key]
 
 
 def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> ScanResult:
@@ -85,8 +73,8 @@ def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> S
             "longitude_of_projection_origin",
         )
     }
-    lon, lat = _lonlat(grid[0], grid[1], proj)
-    sza = sun_zenith(np.datetime64(attrs["time"]), lon, lat).astype(np.float32)
+    when = np.datetime64(attrs["time"])
+    sza = fixed_grid_sun_zenith(grid[0], grid[1], when, **proj).astype(np.float32)
     on_disk = np.isfinite(sza)
     day = on_disk & (sza < cfg.day_sza_max)
     day_fraction = float(day.sum() / max(on_disk.sum(), 1))

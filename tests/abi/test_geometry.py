@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from hpc_vqvae.abi.geometry import fixed_grid_lonlat, sun_zenith
+from hpc_vqvae.abi.geometry import fixed_grid_lonlat, fixed_grid_sun_zenith, sun_zenith
 from hpc_vqvae.abi.platforms import projection
 from hpc_vqvae.abi.synthetic.sectors import FULL_DISK_EDGE
 
@@ -55,3 +55,20 @@ def test_subsolar_point_is_zenith():
         2021, 3, 20, 12, 0
     )  # near the equinox: equation of time -7.5 min puts the sun over lon +1.9
     assert sun_zenith(when, np.array([1.9]), np.array([0.0]))[0] < 0.3
+
+
+@pytest.mark.parametrize("satellite", ["G16", "G17"])
+def test_fixed_grid_sun_zenith_equals_the_lonlat_route(satellite):
+    """The stage's direct formula gives sun_zenith(t, lon, lat) over the whole disk, at times
+    that put the sun on the day side, the night side and the terminator."""
+    proj = projection(satellite)
+    step = 56e-6 * 16
+    x = FULL_DISK_EDGE + step / 2 + np.arange(int(2 * -FULL_DISK_EDGE / step)) * step
+    y = -x[::-1]
+    lon, lat = fixed_grid_lonlat(x, y, **proj)
+    for hour in (0, 5, 11, 17, 21):
+        when = np.datetime64(f"2020-06-21T{hour:02d}:17:31")
+        direct = fixed_grid_sun_zenith(x, y, when, **proj)
+        want = sun_zenith(when, lon, lat)
+        assert np.array_equal(np.isnan(direct), np.isnan(lon))
+        assert np.nanmax(np.abs(direct - want)) < 1e-6
