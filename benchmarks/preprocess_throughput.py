@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import netCDF4
+import h5py
 import numpy as np
 import zarr
 
@@ -116,9 +116,8 @@ def floor(scans, out: Path) -> float:
     t0 = time.perf_counter()
     for i, scan in enumerate(scans):
         for b in BANDS:
-            with netCDF4.Dataset(scan.files[b]) as ds:
-                ds.set_auto_maskandscale(False)
-                counts = ds["Rad"][...].view(np.uint16).astype(np.float32)
+            with h5py.File(scan.files[b], "r") as ds:  # the fastest decoder here, as in the stage
+                counts = ds["Rad"][()].view(np.uint16).astype(np.float32)
             factor = counts.shape[0] // 500
             group.create_array(
                 f"{i}/{b}",

@@ -2,6 +2,7 @@
 
 import shutil
 
+import h5py
 import netCDF4
 import numpy as np
 import pytest
@@ -57,10 +58,30 @@ def test_unsigned_packing_and_fill(tmp_path):
         )
         var.set_auto_maskandscale(False)
         var[:] = np.array([0, 40000, 65535, 32767], dtype=np.uint16).view(np.int16)
-    with netCDF4.Dataset(path) as ds:
-        ds.set_auto_maskandscale(False)
+    with h5py.File(path) as ds:
         out = unpack(ds["v"])
     assert out[0] == -1.0 and out[1] == 19999.0 and np.isnan(out[2]) and out[3] == 16382.5
+
+
+def test_text_and_scalar_attributes_read_like_netcdf4(sample_dir):
+    """h5py hands netCDF attributes over as arrays and bytes; the reader turns them back."""
+    path = _sample(2, night=True)
+    da = read_band(path)
+    with netCDF4.Dataset(path) as ds:
+        proj = ds["goes_imager_projection"]
+        for key in ("semi_major_axis", "perspective_point_height", "sweep_angle_axis"):
+            assert da.attrs[key] == proj.getncattr(key) and type(da.attrs[key]) is not np.ndarray
+        assert da.attrs["platform"] == ds.platform_ID == "G17"
+        assert da.attrs["kappa0"] == float(ds["kappa0"][...])
+
+
+def test_not_hdf5_names_the_file(tmp_path):
+    """A netCDF-3 (classic) file is not what NOAA distributes; the error says so in one line."""
+    path = tmp_path / "OR_ABI-L1b-RadM1-M6C13_G17_s20193351027275_e0_c0.nc"
+    with netCDF4.Dataset(path, "w", format="NETCDF3_CLASSIC") as ds:
+        ds.createDimension("n", 1)
+    with pytest.raises(ABIReadError, match=f"{path.name}: unreadable ABI L1b file"):
+        read_band(path)
 
 
 def test_missing_file(tmp_path):
