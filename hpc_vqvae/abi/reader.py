@@ -40,9 +40,10 @@ class ABIReadError(OSError):
 
 def _attr(obj: h5py.HLObject, name: str, default=None):
     """A netCDF attribute as netCDF4 gives it: one-element arrays as scalars, text as str."""
-    if name not in obj.attrs:
+    attrs = obj.attrs  # each .attrs is a new manager, and each lookup an HDF5 call
+    if name not in attrs:
         return default
-    value = obj.attrs[name]
+    value = attrs[name]
     if isinstance(value, np.ndarray) and value.size == 1:
         value = value.reshape(-1)[0]
     if isinstance(value, bytes | np.bytes_):
@@ -51,9 +52,10 @@ def _attr(obj: h5py.HLObject, name: str, default=None):
 
 
 def _var(ds: h5py.File, name: str) -> h5py.Dataset:
-    if not isinstance(ds.get(name), h5py.Dataset):
+    var = ds.get(name)
+    if not isinstance(var, h5py.Dataset):
         raise KeyError(name)
-    return ds[name]
+    return var
 
 
 def _is_unsigned(var: h5py.Dataset) -> bool:
@@ -154,10 +156,11 @@ def _radiance(ds: h5py.File, band: int, mask_dqf: bool, coarsen: int, min_valid:
     raw, invalid = _raw(var)
     if mask_dqf:
         dqf, dqf_fill = _raw(_var(ds, "DQF"))
-        invalid |= (dqf >= 2) | dqf_fill
+        invalid |= dqf >= 2
+        invalid |= dqf_fill
     if BANDS[band].emissive:
         coarsen = 1
-    counts = block_mean(raw, coarsen, min_valid, valid=~invalid)
+    counts = block_mean(raw, coarsen, min_valid, valid=~invalid if invalid.any() else None)
     return _scale(var, counts), coarsen
 
 
