@@ -300,11 +300,14 @@ def read_batch(scans: StoreRange, part: slice, bands: list[str]) -> ScanBatch:
     )
 
 
-def store_projection(satellite: str) -> dict:
-    """The GOES-R fixed-grid projection of the store's satellite (the store keeps scan angles,
-    not the projection; GOES-R fixes it per orbital slot)."""
+def store_projection(attrs: dict) -> dict:
+    """The fixed-grid projection the preprocessing stage read from the files, or for stores
+    that predate it the nominal one of the store's satellite (GOES-R fixes it per slot)."""
     from .abi.platforms import PLATFORMS, projection
 
+    if all(k in attrs.get("projection", {}) for k in PROJ_KEYS):
+        return dict(attrs["projection"])
+    satellite = attrs["satellite"]
     if satellite not in PLATFORMS:
         raise PredictError(f"store satellite {satellite!r}: not one of {sorted(PLATFORMS)}")
     return {**projection(satellite), "latitude_of_projection_origin": 0.0, "sweep_angle_axis": "x"}
@@ -487,7 +490,7 @@ def range_layout(gen: Generator, scans: StoreRange, latlon: bool) -> RangeLayout
         time_coverage_start=iso(scans.time[0]),
         time_coverage_end=iso(scans.time[-1]),
     )
-    return RangeLayout(store_projection(store["satellite"]), shared, latlon, attrs)
+    return RangeLayout(store_projection(store), shared, latlon, attrs)
 
 
 # --- writing ---------------------------------------------------------------------------------

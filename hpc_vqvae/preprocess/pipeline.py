@@ -74,7 +74,7 @@ def _runs(slots: list[tuple[int, Scan]]) -> list[list[tuple[int, Scan]]]:
 
 
 def _work(cfg, shape, mine: list[tuple[int, Scan]], progress: Progress) -> dict:
-    failed, written, nbytes = [], 0, 0
+    failed, written, nbytes, projection = [], 0, 0, None
     per_shard: dict[int, list] = {}
     for slot, scan in mine:
         per_shard.setdefault(slot // cfg.scans_per_shard, []).append((slot, scan))
@@ -86,13 +86,14 @@ def _work(cfg, shape, mine: list[tuple[int, Scan]], progress: Progress) -> dict:
                     res = process_scan(scan, cfg, shape)
                     nbytes += res.bytes_read
                     written += 1
+                    projection = projection or res.projection
                 except ScanError as err:
                     res = None
                     failed.append({"what": scan.label, "kind": err.kind, "reason": str(err)})
                 results.append(res)
                 progress.update()
             store.write_run(cfg.output, run[0][0], results, cfg)
-    return {"failed": failed, "written": written, "bytes": nbytes}
+    return {"failed": failed, "written": written, "bytes": nbytes, "projection": projection}
 
 
 def _statistics(cfg: PreprocessConfig, n_slots: int, comm: MPI.Comm) -> dict:
@@ -148,7 +149,8 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
         comm.barrier()
         return None
     if plan.n_slots:
-        store.finalize(cfg.output, statistics)
+        projection = next((r["projection"] for r in results if r["projection"]), None)
+        store.finalize(cfg.output, statistics, projection)
     comm.barrier()
     wall = time.perf_counter() - t0
     written = sum(r["written"] for r in results)

@@ -14,6 +14,14 @@ from . import stats
 from .catalog import Scan
 from .config import PreprocessConfig
 
+GEOMETRY_KEYS = (
+    "semi_major_axis",
+    "semi_minor_axis",
+    "perspective_point_height",
+    "longitude_of_projection_origin",
+)
+PROJECTION_KEYS = (*GEOMETRY_KEYS, "latitude_of_projection_origin", "sweep_angle_axis")
+
 
 class ScanError(Exception):
     """This scan cannot be written; ``kind`` groups the reasons in the summary."""
@@ -32,6 +40,7 @@ class ScanResult:
     day_fraction: float
     stats: np.ndarray  # (n_bands, 5) partial statistics, see stats.FIELDS
     bytes_read: int
+    projection: dict  # the file's goes_imager_projection (for the store's attributes)
 
 
 def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> ScanResult:
@@ -64,15 +73,7 @@ def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> S
             )
         out[name] = da.values
     assert grid is not None and attrs is not None
-    proj = {
-        k: attrs[k]
-        for k in (
-            "semi_major_axis",
-            "semi_minor_axis",
-            "perspective_point_height",
-            "longitude_of_projection_origin",
-        )
-    }
+    proj = {k: attrs[k] for k in GEOMETRY_KEYS}
     when = np.datetime64(attrs["time"])
     sza = fixed_grid_sun_zenith(grid[0], grid[1], when, **proj).astype(np.float32)
     on_disk = np.isfinite(sza)
@@ -82,4 +83,7 @@ def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> S
         stats.partial(v if BANDS[band_number(b)].emissive else np.where(day, v, np.nan))
         for b, v in out.items()
     ]
-    return ScanResult(out, sza, grid[0], grid[1], day_fraction, np.stack(partials), nbytes)
+    projection = {k: attrs[k] for k in PROJECTION_KEYS}
+    return ScanResult(
+        out, sza, grid[0], grid[1], day_fraction, np.stack(partials), nbytes, projection
+    )

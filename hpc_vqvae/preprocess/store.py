@@ -240,16 +240,24 @@ def write_run(
     group["written"][region] = np.array([1 if r is not None else -1 for r in results], np.int8)
 
 
+def _plain(value):
+    """numpy scalars -> JSON numbers and strings."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def read_stats(path: Path, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
     """(written, band_stats) of slots start..stop-1, read without the big arrays."""
     group = zarr.open_group(path, mode="r")
     return group["written"][start:stop], group["band_stats"][start:stop]
 
 
-def finalize(path: Path, statistics: dict) -> None:
-    """Store the statistics and consolidate the metadata, once, at the end (rank 0)."""
+def finalize(path: Path, statistics: dict, projection: dict | None = None) -> None:
+    """Store the statistics (and the fixed-grid projection, as read from the files of this
+    run's first scan) and consolidate the metadata, once, at the end (rank 0)."""
     group = zarr.open_group(path, mode="r+")
     group.attrs["statistics"] = statistics
+    if projection:
+        group.attrs["projection"] = {k: _plain(v) for k, v in projection.items()}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # consolidated metadata is not (yet) in the v3 spec
         zarr.consolidate_metadata(path)

@@ -12,6 +12,7 @@ import pytest
 import xarray as xr
 
 from hpc_vqvae.abi.names import place_in_archive
+from hpc_vqvae.predict import store_projection
 from tests.helpers import build_store, sample_files, train_cmd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -174,6 +175,12 @@ def test_store_range_to_zarr(trained, tmp_path):
     proj = ds["goes_imager_projection"].attrs
     assert proj["grid_mapping_name"] == "geostationary"
     assert proj["longitude_of_projection_origin"] == -137.0 and proj["sweep_angle_axis"] == "x"
+    from_files = src.attrs["projection"]  # what preprocessing read from the L1b files
+    assert all(proj[k] == from_files[k] for k in from_files)
+    nominal = store_projection({"satellite": "G17"})  # stores made before the attribute
+    assert nominal.keys() == from_files.keys() and all(
+        nominal[k] == pytest.approx(from_files[k]) for k in nominal
+    )
     np.testing.assert_array_equal(ds.solar_zenith_angle.values, src.sza.values)
     # the meso sector moved between scans: scan angles per scan, no shared x/y; one scan's
     # angles as its x/y make it mappable

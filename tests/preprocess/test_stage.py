@@ -51,6 +51,10 @@ def test_real_samples(tmp_path, mpiexec, sample_dir):
     assert np.array_equal(ds.C13[0].values, read_band(night_c13).values, equal_nan=True)
     assert np.array_equal(ds.fixed_grid_x[0].values, read_band(night_c13).x.values)
     assert float(ds.day_fraction[0]) == 0.0 and float(ds.sza.min()) > 90  # a night scan
+    proj = ds.attrs["projection"]  # as the files hold it, for mapping the scan angles
+    for key, value in proj.items():
+        assert value == read_band(night_c13).attrs[key], key
+    assert proj["longitude_of_projection_origin"] == -137.0 and proj["sweep_angle_axis"] == "x"
     report = _report(out)
     incomplete = [s for s in report["skipped"] if "incomplete" in s["reason"]]
     assert len(incomplete) == 1 and "2019-10-27T20:00:27" in incomplete[0]["what"]
