@@ -75,6 +75,7 @@ def _runs(slots: list[tuple[int, Scan]]) -> list[list[tuple[int, Scan]]]:
 
 def _work(cfg, shape, mine: list[tuple[int, Scan]], progress: Progress) -> dict:
     failed, written, nbytes, projection = [], 0, 0, None
+    arrays = store.open_arrays(cfg.output) if mine else {}
     per_shard: dict[int, list] = {}
     for slot, scan in mine:
         per_shard.setdefault(slot // cfg.scans_per_shard, []).append((slot, scan))
@@ -92,7 +93,7 @@ def _work(cfg, shape, mine: list[tuple[int, Scan]], progress: Progress) -> dict:
                     failed.append({"what": scan.label, "kind": err.kind, "reason": str(err)})
                 results.append(res)
                 progress.update()
-            store.write_run(cfg.output, run[0][0], results, cfg)
+            store.write_run(arrays, run[0][0], results, cfg)
     return {"failed": failed, "written": written, "bytes": nbytes, "projection": projection}
 
 

@@ -211,15 +211,23 @@ def append(path: Path, cfg: PreprocessConfig, times: np.ndarray, n_before: int, 
     ds.to_zarr(path, append_dim="time", compute=False, consolidated=False)
 
 
+def open_arrays(path: Path) -> dict[str, zarr.Array]:
+    """The store's arrays, opened once per rank for all its region writes (after the
+    template or append: their shapes are final for this run)."""
+    return dict(zarr.open_group(path, mode="r+", use_consolidated=False).arrays())
+
+
 def write_run(
-    path: Path, start: int, results: list[ScanResult | None], cfg: PreprocessConfig
+    arrays: dict[str, zarr.Array],
+    start: int,
+    results: list[ScanResult | None],
+    cfg: PreprocessConfig,
 ) -> None:
     """Write consecutive scans start..start+len-1 (None: failed), data first, then the flags.
 
     Straight into the template's Zarr arrays: the slots are this rank's own shards, and
     xarray's per-call store set-up would cost as much as compressing the scans.
     """
-    group = zarr.open_group(path, mode="r+", use_consolidated=False)
     region = slice(start, start + len(results))
     ok = [r for r in results if r is not None]
     if ok:
@@ -230,14 +238,14 @@ def write_run(
 
         nan2 = np.full((ny, nx), np.nan, np.float32)
         for b in cfg.bands:
-            group[b][region] = stack(lambda r, b=b: r.bands[b], nan2)
-        group["sza"][region] = stack(lambda r: r.sza, nan2)
-        group["fixed_grid_x"][region] = stack(lambda r: r.x, np.full(nx, np.nan))
-        group["fixed_grid_y"][region] = stack(lambda r: r.y, np.full(ny, np.nan))
-        group["day_fraction"][region] = stack(lambda r: r.day_fraction, np.nan)
+            arrays[b][region] = stack(lambda r, b=b: r.bands[b], nan2)
+        arrays["sza"][region] = stack(lambda r: r.sza, nan2)
+        arrays["fixed_grid_x"][region] = stack(lambda r: r.x, np.full(nx, np.nan))
+        arrays["fixed_grid_y"][region] = stack(lambda r: r.y, np.full(ny, np.nan))
+        arrays["day_fraction"][region] = stack(lambda r: r.day_fraction, np.nan)
         nan_stats = np.full((len(cfg.bands), len(stats.FIELDS)), np.nan)
-        group["band_stats"][region] = stack(lambda r: r.stats, nan_stats)
-    group["written"][region] = np.array([1 if r is not None else -1 for r in results], np.int8)
+        arrays["band_stats"][region] = stack(lambda r: r.stats, nan_stats)
+    arrays["written"][region] = np.array([1 if r is not None else -1 for r in results], np.int8)
 
 
 def _plain(value):
