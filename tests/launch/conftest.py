@@ -54,12 +54,16 @@ def job_state(env: dict, job_id: str) -> str:
 
 def wait_for_job(env: dict, job_id: str, timeout: float = 600) -> str:
     """Poll until the job ends. A requeued job is held by Slurm for ~120 s (its BeginTime);
-    this cluster's "admin" releases it at once to keep the test short."""
+    this cluster's "admin" releases it early to keep the test short, but not within the
+    second of the requeue: slurmd revokes the old launch credential with a one-second
+    timestamp, and a relaunch in that same second is killed ("Job credential revoked")."""
     end = time.monotonic() + timeout
+    released = -60.0
     while time.monotonic() < end:
         queued = slurm_cmd(env, "squeue", "-h", "-j", job_id, "-o", "%T %r").strip()
-        if "BeginTime" in queued:
-            slurm_cmd(env, "scontrol", "update", f"jobid={job_id}", "starttime=now")
+        if "BeginTime" in queued and time.monotonic() - released > 30:
+            slurm_cmd(env, "scontrol", "update", f"jobid={job_id}", "starttime=now+3")
+            released = time.monotonic()
         state = job_state(env, job_id)
         if not queued and state in TERMINAL:
             return state
