@@ -35,7 +35,7 @@ import zarr
 from tqdm import tqdm
 
 from .abi.bands import band_number, pixels_per_2km
-from .abi.geometry import fixed_grid_lonlat, solar_zenith
+from .abi.geometry import GEOMETRY_KEYS, PROJECTION_KEYS, fixed_grid_lonlat, solar_zenith
 from .abi.names import walk_archive
 from .abi.reader import ABIReadError, read_band
 from .data.config import DataConfig
@@ -44,14 +44,6 @@ from .data.store import open_store, require_arrays, scan_table
 from .model import ModelConfig, VQModel
 from .train.tracking import RUN_DIR_TAG
 
-PROJ_KEYS = (
-    "semi_major_axis",
-    "semi_minor_axis",
-    "perspective_point_height",
-    "longitude_of_projection_origin",
-    "latitude_of_projection_origin",
-    "sweep_angle_axis",
-)
 GRID_MAPPING = "goes_imager_projection"
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 # Scan angles of one grid agree to far better than this; moved meso sectors differ by >= 28 urad.
@@ -305,7 +297,7 @@ def store_projection(attrs: dict) -> dict:
     that predate it the nominal one of the store's satellite (GOES-R fixes it per slot)."""
     from .abi.platforms import PLATFORMS, projection
 
-    if all(k in attrs.get("projection", {}) for k in PROJ_KEYS):
+    if all(k in attrs.get("projection", {}) for k in PROJECTION_KEYS):
         return dict(attrs["projection"])
     satellite = attrs["satellite"]
     if satellite not in PLATFORMS:
@@ -342,7 +334,7 @@ def _sza_var(sza: np.ndarray, dims: tuple) -> tuple:
 def _projection_var(proj: dict) -> tuple:
     attrs = {
         "grid_mapping_name": "geostationary",
-        **{k: proj[k] for k in PROJ_KEYS},
+        **{k: proj[k] for k in PROJECTION_KEYS},
         "long_name": "GOES-R ABI fixed grid projection",
     }
     return (), np.int32(0), attrs
@@ -350,7 +342,7 @@ def _projection_var(proj: dict) -> tuple:
 
 def _lonlat_vars(x: np.ndarray, y: np.ndarray, proj: dict, dims: tuple) -> dict:
     """lon/lat on 1-D x/y, or per scan for stacked (N, nx)/(N, ny) scan angles."""
-    geo = {k: proj[k] for k in PROJ_KEYS[:4]}
+    geo = {k: proj[k] for k in GEOMETRY_KEYS}
     if x.ndim == 1:
         lon, lat = fixed_grid_lonlat(x, y, **geo)
     else:
@@ -421,7 +413,7 @@ def to_dataset(
     latlon: bool,
 ) -> xr.Dataset:
     """One scan, CF-1.8: R, G, B on the fixed grid with the geostationary grid mapping."""
-    proj = {k: grid.attrs[k] for k in PROJ_KEYS}
+    proj = {k: grid.attrs[k] for k in PROJECTION_KEYS}
     yx = ("y", "x")
     data = _reflectance_vars(rgb, ir_ok, yx, {"coordinates": "t"})
     data["solar_zenith_angle"] = _sza_var(sza, yx)

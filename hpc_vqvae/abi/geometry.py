@@ -13,22 +13,24 @@ from datetime import datetime
 import numpy as np
 import xarray as xr
 
-_PROJ_KEYS = (
+# What the geometry needs of a fixed-grid projection, and the whole of it as CF describes it.
+GEOMETRY_KEYS = (
     "semi_major_axis",
     "semi_minor_axis",
     "perspective_point_height",
     "longitude_of_projection_origin",
 )
+PROJECTION_KEYS = (*GEOMETRY_KEYS, "latitude_of_projection_origin", "sweep_angle_axis")
 
 
 def _projection(da: xr.DataArray) -> dict[str, float]:
-    missing = [k for k in _PROJ_KEYS if k not in da.attrs]
+    missing = [k for k in GEOMETRY_KEYS if k not in da.attrs]
     if missing:
         raise ValueError(f"{da.name!r} lacks projection attributes {missing}: not from read_band?")
     sweep = da.attrs.get("sweep_angle_axis", "x")
     if sweep != "x":
         raise ValueError(f"sweep_angle_axis={sweep!r}: GOES-R fixed grids sweep along x")
-    return {k: float(da.attrs[k]) for k in _PROJ_KEYS}
+    return {k: float(da.attrs[k]) for k in GEOMETRY_KEYS}
 
 
 def _surface(x, y, r_eq: float, r_pol: float, h: float):

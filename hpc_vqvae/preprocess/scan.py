@@ -8,19 +8,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..abi.bands import BANDS, band_number, pixels_per_2km
-from ..abi.geometry import fixed_grid_sun_zenith
+from ..abi.geometry import GEOMETRY_KEYS, PROJECTION_KEYS, fixed_grid_sun_zenith
 from ..abi.reader import ABIReadError, read_band
 from . import stats
 from .catalog import Scan
 from .config import PreprocessConfig
-
-GEOMETRY_KEYS = (
-    "semi_major_axis",
-    "semi_minor_axis",
-    "perspective_point_height",
-    "longitude_of_projection_origin",
-)
-PROJECTION_KEYS = (*GEOMETRY_KEYS, "latitude_of_projection_origin", "sweep_angle_axis")
 
 
 class ScanError(Exception):
