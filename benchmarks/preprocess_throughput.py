@@ -9,6 +9,8 @@ the cores it is said to use, so that comparisons are at equal hardware: satpy's 
 and zarr's codec threads would otherwise spread over every core while one MPI rank is counted
 as one. The stage's times come from its report: the per-scan phase (slowest rank) and the
 whole job (catalog, template, statistics and consolidation included; start-up excluded).
+The stage takes the whole archive (year 2020); ``--scans`` sets how many of its scans satpy
+and the floor process. Every figure is per scan, so the two counts need not match.
 """
 
 from __future__ import annotations
