@@ -33,6 +33,7 @@ import h5py
 import numpy as np
 import zarr
 
+from hpc_vqvae.abi.chunks import read_array
 from hpc_vqvae.abi.resample import block_mean
 from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
 from hpc_vqvae.preprocess.catalog import build_catalog
@@ -118,8 +119,8 @@ def floor(scans, out: Path) -> float:
     t0 = time.perf_counter()
     for i, scan in enumerate(scans):
         for b in BANDS:
-            with h5py.File(scan.files[b], "r") as ds:  # the fastest decoder here, as in the stage
-                counts = ds["Rad"][()].view(np.uint16).astype(np.float32)
+            with h5py.File(scan.files[b], "r") as ds:  # libdeflate, as in the stage
+                counts = read_array(ds["Rad"]).view(np.uint16).astype(np.float32)
             factor = counts.shape[0] // 500
             group.create_array(
                 f"{i}/{b}",
@@ -140,9 +141,8 @@ def main() -> None:
         archive = args.archive or tmp / "abi"
         if args.archive is None:
             start = datetime(2020, 6, 1)
-            spec = ArchiveSpec(
-                root=archive, start=start, end=start + timedelta(days=1), every=timedelta(hours=1)
-            )
+            end = start + timedelta(hours=23)  # inclusive: 24 scans, 6 shards, 3 per rank
+            spec = ArchiveSpec(root=archive, start=start, end=end, every=timedelta(hours=1))
             write_archive(spec)
         cfg = load_config(None, {"archive": archive, "output": tmp / "x", "years": "2020"})
         scans = build_catalog(cfg).scans[: args.scans]
