@@ -166,7 +166,10 @@ EXERCISED = {
     r"launch --config configs/paper\.yaml .*--partition gpu": (
         "tests/launch/test_slurm.py submits the same way to the test cluster (CPU, no partition)"
     ),
-    r"preprocessing/preprocess\.sbatch": "tests/preprocess: the job script with LAUNCHER=mpiexec",
+    r"preprocessing/preprocess\.sbatch": (
+        "tests/launch/test_preprocess_job.py: sbatch with srun --mpi=pmi2 on 2 nodes; "
+        "tests/preprocess: the job script with LAUNCHER=mpiexec"
+    ),
     r"^mlflow server|^export MLFLOW_TRACKING_URI": "tests/train/test_tracking.py: a real server",
     r"compare --experiment hpc-vqvae --plot": "tests/train: compare against a real backend",
     r"predict --checkpoint runs/paper": "as the runs/tiny range command (paper-size run: GPUs)",

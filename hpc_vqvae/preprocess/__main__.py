@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .parallel import run_or_abort
+from .parallel import LaunchError, check_launch, run_or_abort
 
 
 def parser() -> argparse.ArgumentParser:
@@ -41,9 +41,10 @@ def main(argv: list[str] | None = None) -> int:
 
     comm = MPI.COMM_WORLD
     try:
+        check_launch(comm)
         cfg = load_config(args.config, overrides)
         report = run(cfg, comm)
-    except (ConfigError, StoreError) as err:
+    except (ConfigError, StoreError, LaunchError) as err:
         if comm.rank == 0:
             print(f"error: {err}", file=sys.stderr)
         return 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -10,6 +11,22 @@ from mpi4py import MPI
 from tqdm import tqdm
 
 _PROGRESS, _FINAL = 11, 12
+
+
+class LaunchError(RuntimeError):
+    """The processes were started in a way that would make them overwrite each other."""
+
+
+def check_launch(comm: MPI.Comm) -> None:
+    """Refuse N singletons. srun without the MPI plugin that the MPI library expects starts
+    N processes that each see an MPI job of one rank: each would write the whole store."""
+    tasks = int(os.environ.get("SLURM_STEP_NUM_TASKS", "1"))
+    if comm.size == 1 and tasks > 1:
+        raise LaunchError(
+            f"srun started {tasks} tasks but MPI sees a job of 1 rank in each: srun needs the "
+            "plugin this MPI library expects, e.g. srun --mpi=pmi2 or --mpi=pmix (`srun "
+            "--mpi=list`; SRUN_MPI=... for preprocessing/preprocess.sbatch)"
+        )
 
 
 def deal(loads: dict[int, int], size: int) -> list[list[int]]:

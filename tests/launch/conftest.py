@@ -41,8 +41,8 @@ def overrides(store: Path, tracking_uri: str) -> list[str]:
     return small_run(store, STEPS, f"train.tracking_uri={tracking_uri}")
 
 
-def slurm_cmd(env: dict, *cmd: str) -> str:
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+def slurm_cmd(env: dict, *cmd: str, cwd: Path | None = None) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
     assert proc.returncode == 0, f"{' '.join(cmd)}: {proc.stderr}"
     return proc.stdout
 
