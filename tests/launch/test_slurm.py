@@ -102,6 +102,32 @@ def test_sbatch_preemption_requeues_and_resumes_exactly(slurm, train_store, refe
     assert run.info.status == "FINISHED"
 
 
+def test_scontrol_requeue_saves_and_resumes_exactly(slurm, train_store, reference, tmp_path):
+    """An admin's ``scontrol requeue`` (SIGTERM to every task, SIGKILL after KillWait): every
+    rank stops at the next step, they save together, Slurm requeues the job, and it resumes
+    from that checkpoint to the uninterrupted run's losses."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    env = _sbatch_env(job_env(slurm), train_store, uri)
+    flags = ("--nodes=2", "--ntasks-per-node=1", "--gpus-per-node=0", "--cpus-per-task=1")
+    job = _submit_script(tmp_path, env, *flags, "--time=10")
+    run_dir = tmp_path / "runs" / f"hpc-vqvae-{job}"
+    wait_for_steps(run_dir / "metrics.jsonl", 3)
+    slurm_cmd(env, "scontrol", "requeue", job)
+    assert wait_for_job(env, job) == "COMPLETED"
+    history = slurm_cmd(env, "sacct", "-X", "-D", "-n", "-P", "-j", job, "-o", "State")
+    assert history.split() == ["REQUEUED", "COMPLETED"]
+    log = (tmp_path / "logs" / f"hpc-vqvae-{job}.out").read_text()
+    assert "(restart 1)" in log
+    stopped = (tmp_path / "logs" / f"hpc-vqvae-{job}" / "rank-0.log").read_text()
+    assert "checkpoint saved, resume with --resume auto" in stopped
+    rows = read_metrics(run_dir)
+    assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
+    ref = read_metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
+    assert losses(rows[-1]) == losses(ref[-1])
+    (run,) = mlflow_runs(uri)
+    assert run.info.status == "FINISHED"
+
+
 def _launch(env: dict, cwd: Path, store: Path, uri: str, *args: str):
     cmd = [sys.executable, "-m", "hpc_vqvae.launch", "--config", str(TINY), *args]
     cmd += ["--folder", str(cwd / "submitit"), "--run-dir", str(cwd / "run")]
