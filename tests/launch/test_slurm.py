@@ -1,7 +1,7 @@
 """``slurm/train_multinode.sh`` and ``python -m hpc_vqvae.launch`` on a real two-node Slurm
 cluster (2 nodes x 1 task, gloo on CPU): completion, both ranks, one MLflow run, and
-preemption (SIGUSR2) -> checkpoint -> requeue -> resume with the losses of an uninterrupted
-run."""
+preemption (SIGUSR2, or an admin's ``scontrol requeue``) -> checkpoint -> requeue -> resume
+with the losses of an uninterrupted run."""
 
 from __future__ import annotations
 
@@ -78,9 +78,22 @@ def test_sbatch_script_runs_on_two_nodes(reference):
     assert "train/rec_loss" in run.data.metrics and "val/rmse" in run.data.metrics
 
 
-def test_sbatch_preemption_requeues_and_resumes_exactly(slurm, train_store, reference, tmp_path):
-    """SIGUSR2 mid-run: all ranks save, the script requeues, the job resumes in the same run
-    dir and MLflow run, and ends with the uninterrupted run's losses."""
+# How a running job is stopped and requeued: the command, and what the batch log then says.
+PREEMPTIONS = {
+    # Slurm's warning before preemption or the time limit: the script requeues on exit 75
+    "sigusr2": (("scancel", "--signal=USR2"), "requeueing"),
+    # an admin: SIGTERM to every task, SIGKILL after KillWait; Slurm itself requeues
+    "scontrol-requeue": (("scontrol", "requeue"), "(restart 1)"),
+}
+
+
+@pytest.mark.parametrize("how", PREEMPTIONS)
+def test_sbatch_preemption_requeues_and_resumes_exactly(
+    slurm, train_store, reference, tmp_path, how
+):
+    """Stopped mid-run: all ranks stop at the next step and save together, the job is
+    requeued and resumes in the same run dir and MLflow run, and ends with the uninterrupted
+    run's losses."""
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     env = _sbatch_env(
         job_env(slurm), train_store, uri, NODES="2", GPUS_PER_NODE="0", CPUS_PER_TASK="1"
@@ -88,43 +101,20 @@ def test_sbatch_preemption_requeues_and_resumes_exactly(slurm, train_store, refe
     job = _submit_script(tmp_path, env)  # submitter mode: resources from the environment
     run_dir = tmp_path / "runs" / f"hpc-vqvae-{job}"
     wait_for_steps(run_dir / "metrics.jsonl", 3)
-    slurm_cmd(env, "scancel", "--signal=USR2", job)
+    command, said = PREEMPTIONS[how]
+    slurm_cmd(env, *command, job)
     assert wait_for_job(env, job) == "COMPLETED"
     history = slurm_cmd(env, "sacct", "-X", "-D", "-n", "-P", "-j", job, "-o", "State")
     assert history.split() == ["REQUEUED", "COMPLETED"]
     log = (tmp_path / "logs" / f"hpc-vqvae-{job}.out").read_text()
-    assert "requeueing" in log and "(restart 1)" in log
+    assert said in log and "(restart 1)" in log
+    rank0 = (tmp_path / "logs" / f"hpc-vqvae-{job}" / "rank-0.log").read_text()
+    assert "checkpoint saved, resume with --resume auto" in rank0
     rows = read_metrics(run_dir)
     assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
     ref = read_metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
     assert losses(rows[-1]) == losses(ref[-1])
     (run,) = mlflow_runs(uri)  # the resumed job went on in the same MLflow run
-    assert run.info.status == "FINISHED"
-
-
-def test_scontrol_requeue_saves_and_resumes_exactly(slurm, train_store, reference, tmp_path):
-    """An admin's ``scontrol requeue`` (SIGTERM to every task, SIGKILL after KillWait): every
-    rank stops at the next step, they save together, Slurm requeues the job, and it resumes
-    from that checkpoint to the uninterrupted run's losses."""
-    uri = f"sqlite:///{tmp_path}/mlflow.db"
-    env = _sbatch_env(job_env(slurm), train_store, uri)
-    flags = ("--nodes=2", "--ntasks-per-node=1", "--gpus-per-node=0", "--cpus-per-task=1")
-    job = _submit_script(tmp_path, env, *flags, "--time=10")
-    run_dir = tmp_path / "runs" / f"hpc-vqvae-{job}"
-    wait_for_steps(run_dir / "metrics.jsonl", 3)
-    slurm_cmd(env, "scontrol", "requeue", job)
-    assert wait_for_job(env, job) == "COMPLETED"
-    history = slurm_cmd(env, "sacct", "-X", "-D", "-n", "-P", "-j", job, "-o", "State")
-    assert history.split() == ["REQUEUED", "COMPLETED"]
-    log = (tmp_path / "logs" / f"hpc-vqvae-{job}.out").read_text()
-    assert "(restart 1)" in log
-    stopped = (tmp_path / "logs" / f"hpc-vqvae-{job}" / "rank-0.log").read_text()
-    assert "checkpoint saved, resume with --resume auto" in stopped
-    rows = read_metrics(run_dir)
-    assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
-    ref = read_metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
-    assert losses(rows[-1]) == losses(ref[-1])
-    (run,) = mlflow_runs(uri)
     assert run.info.status == "FINISHED"
 
 
