@@ -48,9 +48,9 @@ def _decode_chunk(raw: bytes, skipped: int, chain: tuple[int, ...], nbytes: int,
 
 def read_array(var: h5py.Dataset) -> np.ndarray:
     """The whole dataset, as ``var[()]`` returns it (stored dtype, fill value where a chunk
-    was never written)."""
+    was never written). Only numbers take the fast path: strings and compounds are HDF5's."""
     chain = _filters(var)
-    if chain not in _FAST_CHAINS or var.size == 0:
+    if chain not in _FAST_CHAINS or var.dtype.kind not in "biuf" or var.size == 0:
         return np.asarray(var[()])
     dsid, chunk, dtype = var.id, var.chunks, var.dtype
     nbytes = int(np.prod(chunk)) * dtype.itemsize

@@ -63,6 +63,13 @@ def test_other_layouts_go_through_hdf5(tmp_path, options):
         _same(var)
 
 
+def test_strings_go_through_hdf5(tmp_path):
+    words = np.array(["GOES-17", "ABI", "L1b"], dtype=h5py.string_dtype())
+    with h5py.File(tmp_path / "f.h5", "w") as f:
+        var = f.create_dataset("v", data=words, chunks=(2,), compression="gzip")
+        assert list(read_array(var)) == list(var[()])
+
+
 def test_corrupt_chunk_is_an_error_naming_the_file(tmp_path, sample_dir):
     src = next(sample_dir.glob("*C13_G17_s20193002000275*.nc"))
     bad = tmp_path / src.name
