@@ -1,8 +1,4 @@
-"""Read access to the preprocessed Zarr store: open and check it, and its per-scan table.
-
-This module does not import ``hpc_vqvae.preprocess``: that imports mpi4py, which would
-initialise MPI in every training process and DataLoader worker.
-"""
+"""Read access to the preprocessed Zarr store: open and check it, and its per-scan table."""
 
 from __future__ import annotations
 
@@ -13,9 +9,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-# Written by hpc_vqvae.preprocess.store once the store's template is complete.
-LAYOUT_KEY = "hpc_vqvae_layout"
-LAYOUT_VERSION = 1
+from ..preprocess import LAYOUT_KEY, LAYOUT_VERSION  # without mpi4py: MPI stays uninitialised
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from .config import PreprocessConfig
 from .scan import ScanResult
 
 LAYOUT_VERSION = 1
-_DONE_KEY = "hpc_vqvae_layout"  # LAYOUT_VERSION once the template is complete
+LAYOUT_KEY = "hpc_vqvae_layout"  # LAYOUT_VERSION once the template is complete
 _PENDING = "template-in-progress"
 
 
@@ -163,9 +163,9 @@ def read_state(path: Path) -> tuple[np.ndarray, np.ndarray, dict] | None:
         attrs = dict(zarr.open_group(path, mode="r").attrs)
     except Exception:  # noqa: BLE001 (any reason it does not open as a Zarr group)
         attrs = {}
-    if attrs.get(_DONE_KEY) == _PENDING:
+    if attrs.get(LAYOUT_KEY) == _PENDING:
         return None
-    if attrs.get(_DONE_KEY) != LAYOUT_VERSION:
+    if attrs.get(LAYOUT_KEY) != LAYOUT_VERSION:
         raise StoreError(
             f"{path}: exists and is not a store of this stage; use --overwrite "
             "to replace it or choose another --output"
@@ -195,12 +195,12 @@ def create(path: Path, cfg: PreprocessConfig, times: np.ndarray, shape: tuple[in
         **_identity(cfg, shape),
         "title": "GOES ABI scans on the 2 km fixed grid",
         "statistics": {},
-        _DONE_KEY: _PENDING,
+        LAYOUT_KEY: _PENDING,
     }
     ds.to_zarr(
         path, compute=False, encoding=encoding(cfg, shape), consolidated=False, zarr_format=3
     )
-    zarr.open_group(path, mode="r+").attrs[_DONE_KEY] = LAYOUT_VERSION
+    zarr.open_group(path, mode="r+").attrs[LAYOUT_KEY] = LAYOUT_VERSION
 
 
 def append(path: Path, cfg: PreprocessConfig, times: np.ndarray, n_before: int, shape) -> None:

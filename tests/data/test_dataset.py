@@ -1,4 +1,6 @@
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -200,3 +202,10 @@ def test_consecutive_samples_share_a_scan_read(make_cfg):
     assert all(same(a, again[i]) for i, a in enumerate(items))
     other = PatchDataset(make_cfg(crops_per_scan=4, augment=False), "train", rank=0, world_size=2)
     assert not all(same(a, other[i]) for i, a in enumerate(items))
+
+
+def test_data_stage_does_not_start_mpi():
+    """Every DataLoader worker imports the data stage, which takes the store layout from
+    hpc_vqvae.preprocess: that must not import mpi4py, whose import initialises MPI."""
+    code = "import sys, hpc_vqvae.data; assert 'mpi4py' not in sys.modules, 'mpi4py imported'"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
