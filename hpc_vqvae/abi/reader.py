@@ -2,11 +2,11 @@
 
 L1b files are netCDF-4, that is HDF5, and are read with h5py: it opens a file lazily, where
 netCDF-C first reads every variable's metadata: opening a meso scan's six files and decoding
-their radiances took 103 ms with netCDF4 and 57 ms with h5py on one core here, and chunks
-are inflated with libdeflate (see ``chunks``). Packing is
-undone by hand because NOAA's files store unsigned counts in signed ints (``_Unsigned="true"``)
-and the fill value in that unsigned domain; files re-saved by xarray keep that for ``Rad`` but
-may hold x/y as plain floats.
+their radiances took 103 ms with netCDF4 and 57 ms with h5py on one core here. Their chunks
+are inflated with libdeflate (see ``chunks``). Packing is undone by hand because NOAA's
+files store unsigned counts in signed ints (``_Unsigned="true"``) and the fill value in that
+unsigned domain; files re-saved by xarray keep that for ``Rad`` but may hold x/y as plain
+floats.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def _radiance(ds: h5py.File, band: int, mask_dqf: bool, coarsen: int, min_valid:
         invalid |= dqf_fill
     if BANDS[band].emissive:
         coarsen = 1
-    counts = block_mean(raw, coarsen, min_valid, valid=~invalid if invalid.any() else None)
+    counts = block_mean(raw, coarsen, min_valid, valid=~invalid)
     return _scale(var, counts), coarsen
 
 
