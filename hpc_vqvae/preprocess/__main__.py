@@ -7,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from .parallel import LaunchError, check_launch, run_or_abort
+from .startup import start_mpi
 
 
 def parser() -> argparse.ArgumentParser:
@@ -32,14 +32,12 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k != "config"}
-    # Imported after argument parsing so that --help is instant.
-    from mpi4py import MPI
-
+    comm = start_mpi()
     from .config import ConfigError, load_config
+    from .parallel import LaunchError, check_launch
     from .pipeline import run, summary_lines
     from .store import StoreError
 
-    comm = MPI.COMM_WORLD
     try:
         check_launch(comm)
         cfg = load_config(args.config, overrides)
@@ -54,4 +52,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    start_mpi()  # before anything imports mpi4py.MPI, which would initialise MPI its own way
+    from .parallel import run_or_abort
+
     sys.exit(run_or_abort(main))
