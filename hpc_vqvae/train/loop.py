@@ -19,7 +19,7 @@ from .config import Config
 from .distributed import any_rank, detect, setup
 from .engines import build_engines, optimizer_state_bytes, precision, set_lr
 from .schedule import lr_factor
-from .steps import discriminator_step, generator_step
+from .steps import train_step
 from .tracking import RUN_DIR_TAG, NullTracker, Tracker, default_uri, run_tags
 from .validation import sample_grid, validate
 
@@ -154,15 +154,7 @@ def train(
             for _ in range(cfg.train.grad_accum):
                 epoch, index, batch = next(batches)
                 batch = {k: v.to(device) for k, v in batch.items()}
-                g.train()
-                loss, log, rec = generator_step(g, d, loss_fn, batch, step)
-                g.backward(loss)
-                g.step()
-                if loss_fn.disc_factor(step) > 0:
-                    d_loss, d_log = discriminator_step(d, loss_fn, batch, rec, step)
-                    d.backward(d_loss)
-                    d.step()
-                    log.update(d_log)
+                log = train_step(g, d, loss_fn, batch, step)
             step += 1
             state.update(step=step, epoch=epoch, batch=index + 1)
             if step % cfg.train.log_every == 0 or step == first + 1:

@@ -62,3 +62,18 @@ def discriminator_step(
     logits = disc(torch.cat([vis.to(dt), rec.to(dt)]), cond)
     real, fake = logits.chunk(2)
     return loss_fn.discriminator(logits_real=real, logits_fake=fake, step=step)
+
+
+def train_step(g, d, loss_fn: VQGANLoss, batch: dict, step: int) -> dict:
+    """One update of each engine on one batch: G, then D once the GAN is on (``disc_start``).
+    The loop and the GPU benchmark both call this."""
+    g.train()
+    loss, log, rec = generator_step(g, d, loss_fn, batch, step)
+    g.backward(loss)
+    g.step()
+    if loss_fn.disc_factor(step) > 0:
+        d_loss, d_log = discriminator_step(d, loss_fn, batch, rec, step)
+        d.backward(d_loss)
+        d.step()
+        log.update(d_log)
+    return log
