@@ -1,7 +1,8 @@
 """``sbatch preprocessing/preprocess.sbatch`` on the real two-node Slurm cluster: srun starts
 the MPI ranks (PyPI MPICH through Slurm's PMI-2), one per node, and the store equals a
-one-process run's. Without the MPI plugin srun would start singletons that each write the
-whole store: they refuse, naming the fix, and write nothing."""
+one-process run's; MPICH's own mpiexec (Hydra) inside the allocation works too. Without the MPI
+plugin srun would start singletons that each write the whole store: they refuse, naming the
+fix, and write nothing."""
 
 from __future__ import annotations
 
@@ -73,6 +74,15 @@ def test_srun_with_pmi2_runs_two_ranks_on_two_nodes(slurm, archive, tmp_path):
     cmd += [str(root), "--output", str(one), "--config", str(config)]
     subprocess.run(cmd, check=True, capture_output=True, timeout=600)
     xr.testing.assert_identical(_load(tmp_path / "abi.zarr"), _load(one))
+
+
+def test_mpich_hydra_under_slurm_takes_the_allocation(slurm, archive, tmp_path):
+    """LAUNCHER=mpiexec: Hydra starts one proxy per node through srun and serves PMI itself."""
+    state, log, step = _sbatch(slurm, tmp_path, archive, LAUNCHER="mpiexec")
+    assert state == "COMPLETED", log[-3000:]
+    assert step == "2|n[1-2]"  # the proxies' step, one task per node
+    report = json.loads((tmp_path / "abi.zarr.report.json").read_text())
+    assert report["ranks"] == 2 and report["written"] == 4, report
 
 
 def test_srun_without_the_mpi_plugin_refuses_and_writes_nothing(slurm, archive, tmp_path):
