@@ -22,21 +22,19 @@ import argparse
 import gc
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator
+from hpc_vqvae.train.config import Config, load_config
+from hpc_vqvae.train.distributed import World, setup
+from hpc_vqvae.train.engines import build_engines, precision
+from hpc_vqvae.train.steps import train_step
 
-from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator  # noqa: E402
-from hpc_vqvae.train.config import Config, load_config  # noqa: E402
-from hpc_vqvae.train.distributed import World, setup  # noqa: E402
-from hpc_vqvae.train.engines import build_engines, precision  # noqa: E402
-from hpc_vqvae.train.steps import train_step  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 PHASES = {"rec": 10**9, "gan": 0}  # disc_start: the GAN never starts / starts at once
 
