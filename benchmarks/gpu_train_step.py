@@ -30,9 +30,9 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator
 from hpc_vqvae.train.config import Config, load_config
-from hpc_vqvae.train.distributed import World, setup
 from hpc_vqvae.train.engines import build_engines, precision
 from hpc_vqvae.train.steps import train_step
+from hpc_vqvae.train.world import World, setup
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -21,29 +21,59 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-YEARS = ((2019, "2019-06-01", "2019-06-04"), (2020, "2020-06-01", "2020-06-04"))
 NIGHT_SCAN = "2020-06-04T08:00"  # around local midnight under the M1 sector
+SYNTH = "python -m hpc_vqvae.synth --archive {archive} --satellite G17 --sector M1 --every 4h"
+
+# The pipeline as a user types it: (title, what exists once the stage is done, commands).
+# Fields in braces are the demo's folders and options (see ``main``).
+STAGES = (
+    (
+        "synthetic ABI L1b archive",
+        "{archive}/.complete",
+        [
+            f"{SYNTH} --start 2019-06-01 --end 2019-06-04",
+            f"{SYNTH} --start 2020-06-01 --end 2020-06-04",
+        ],
+    ),
+    (
+        "preprocessing on {ranks} MPI ranks",
+        "{out}/.preprocessed",
+        [
+            "mpiexec -n {ranks} python -m hpc_vqvae.preprocess --archive {archive} "
+            "--output {store} --years 2019-2020"
+        ],
+    ),
+    (
+        "training, {ranks} local processes, ZeRO-2",
+        "{run_dir}/generator.pt",
+        [
+            "python -m hpc_vqvae.launch --config {repo}/configs/tiny.yaml --local "
+            "--tasks-per-node {ranks} --run-dir {run_dir} --folder {out}/logs/submitit "
+            "data.store={store} train.zero_stage=2 train.tracking_uri={tracking}{steps}"
+        ],
+    ),
+    (
+        f"synthetic visible imagery for the night scan {NIGHT_SCAN}",
+        None,  # always runs
+        [
+            "python -m hpc_vqvae.predict --checkpoint {run_dir} --archive {archive} "
+            f"--time {NIGHT_SCAN} --output {{out}}/night.nc --png {{out}}/night.png"
+        ],
+    ),
+)
 
 
 class DemoError(RuntimeError):
     """A stage failed (its command is in the message)."""
 
 
-def run(cmd: list[str], cwd: Path) -> None:
-    """Show the command as a user would type it, then run it with its output on the console."""
-    shown = [
-        "python" if c == sys.executable else Path(c).name if c.endswith("mpiexec") else c
-        for c in cmd
-    ]
-    print(f"$ {shlex.join(shown)}", flush=True)
-    if subprocess.run(cmd, cwd=cwd).returncode != 0:
-        raise DemoError(f"stage failed: {shlex.join(shown)}")
-
-
-def stage(n: int, title: str, done: bool) -> bool:
-    """Print the stage header; True when it has to run."""
-    print(f"\n[{n}/4] {title}" + (" (done before, reusing it)" if done else ""), flush=True)
-    return not done
+def run(line: str, cwd: Path, mpiexec: str) -> None:
+    """Show the command as a user types it, then run it with its output on the console."""
+    print(f"$ {line}", flush=True)
+    programs = {"python": sys.executable, "mpiexec": mpiexec}
+    argv = [programs.get(word, word) for word in shlex.split(line)]
+    if subprocess.run(argv, cwd=cwd).returncode != 0:
+        raise DemoError(f"stage failed: {line}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,113 +86,44 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = args.dir.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    py = sys.executable
-    archive, store, run_dir = out / "abi", out / "abi.zarr", out / "runs" / "tiny"
-    tracking = f"sqlite:///{out}/mlflow.db"
-    t0 = time.monotonic()
     mpiexec = shutil.which("mpiexec")
     if mpiexec is None:
         print("error: mpiexec not on PATH (make demo puts the venv's first)", file=sys.stderr)
         return 2
+    fields = {
+        "out": out,
+        "archive": out / "abi",
+        "store": out / "abi.zarr",
+        "run_dir": out / "runs" / "tiny",
+        "tracking": f"sqlite:///{out}/mlflow.db",
+        "repo": REPO,
+        "ranks": args.ranks,
+        "steps": f" train.max_steps={args.max_steps}" if args.max_steps else "",
+    }
+    quoted = {k: v if k == "steps" else shlex.quote(str(v)) for k, v in fields.items()}
+    t0 = time.monotonic()
     try:
-        if stage(1, "synthetic ABI L1b archive", (archive / ".complete").exists()):
-            for _, first, last in YEARS:
-                run(
-                    [
-                        py,
-                        "-m",
-                        "hpc_vqvae.synth",
-                        "--archive",
-                        str(archive),
-                        "--start",
-                        first,
-                        "--end",
-                        last,
-                        "--satellite",
-                        "G17",
-                        "--sector",
-                        "M1",
-                        "--every",
-                        "4h",
-                    ],
-                    out,
-                )
-            (archive / ".complete").touch()
-        years = f"{YEARS[0][0]}-{YEARS[-1][0]}"
-        if stage(2, f"preprocessing on {args.ranks} MPI ranks", (out / ".preprocessed").exists()):
-            run(
-                [
-                    mpiexec,
-                    "-n",
-                    str(args.ranks),
-                    py,
-                    "-m",
-                    "hpc_vqvae.preprocess",
-                    "--archive",
-                    str(archive),
-                    "--output",
-                    str(store),
-                    "--years",
-                    years,
-                ],
-                out,
-            )
-            (out / ".preprocessed").touch()
-        trained = (run_dir / "generator.pt").exists()
-        if stage(3, f"training, {args.ranks} local processes, ZeRO-2", trained):
-            steps = [f"train.max_steps={args.max_steps}"] if args.max_steps else []
-            run(
-                [
-                    py,
-                    "-m",
-                    "hpc_vqvae.launch",
-                    "--config",
-                    str(REPO / "configs" / "tiny.yaml"),
-                    "--local",
-                    "--tasks-per-node",
-                    str(args.ranks),
-                    "--run-dir",
-                    str(run_dir),
-                    "--folder",
-                    str(out / "logs" / "submitit"),
-                    f"data.store={store}",
-                    "train.zero_stage=2",
-                    f"train.tracking_uri={tracking}",
-                    *steps,
-                ],
-                out,
-            )
-        nc, png = out / "night.nc", out / "night.png"
-        stage(4, f"synthetic visible imagery for the night scan {NIGHT_SCAN}", False)
-        run(
-            [
-                py,
-                "-m",
-                "hpc_vqvae.predict",
-                "--checkpoint",
-                str(run_dir),
-                "--archive",
-                str(archive),
-                "--time",
-                NIGHT_SCAN,
-                "--output",
-                str(nc),
-                "--png",
-                str(png),
-            ],
-            out,
-        )
+        for n, (title, marker, commands) in enumerate(STAGES, start=1):
+            done = marker is not None and Path(marker.format(**fields)).exists()
+            reuse = " (done before, reusing it)" if done else ""
+            print(f"\n[{n}/{len(STAGES)}] {title.format(**fields)}{reuse}", flush=True)
+            if not done:
+                for line in commands:
+                    run(line.format(**quoted), out, mpiexec)
+                if marker is not None:
+                    Path(marker.format(**fields)).touch()
     except DemoError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    tracking = fields["tracking"]
     print(
         f"\ndemo done in {time.monotonic() - t0:.0f} s. Look at:\n"
-        f"  quicklook (IR | synthetic visible)  {png}\n"
-        f"  the CF netCDF                       {nc}\n"
+        f"  quicklook (IR | synthetic visible)  {out / 'night.png'}\n"
+        f"  the CF netCDF                       {out / 'night.nc'}\n"
         f"  the MLflow UI                       mlflow ui --backend-store-uri {tracking}\n"
         f"  the run in a table                  python -m hpc_vqvae.compare --experiment "
         f"hpc-vqvae --tracking-uri {tracking}\n"
-        f"  metrics, checkpoints, samples       {run_dir}",
+        f"  metrics, checkpoints, samples       {fields['run_dir']}",
         flush=True,
     )
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-CHANNELS = ("R", "G", "B")
+from .data.config import CHANNELS
 
 
 def _gaussian(size: int, sigma: float, channels: int, like: torch.Tensor) -> torch.Tensor:

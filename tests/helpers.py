@@ -59,7 +59,8 @@ def build_store(
     from mpi4py import MPI
 
     from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
-    from hpc_vqvae.preprocess import load_config, run
+    from hpc_vqvae.preprocess import load_config
+    from hpc_vqvae.preprocess.pipeline import run
 
     start = datetime.combine(date.fromisoformat(first_day), time())
     end = datetime.combine(date.fromisoformat(last_day), time(23, 59))

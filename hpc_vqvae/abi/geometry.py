@@ -13,24 +13,12 @@ from datetime import datetime
 import numpy as np
 import xarray as xr
 
-# What the geometry needs of a fixed-grid projection, and the whole of it as CF describes it.
-GEOMETRY_KEYS = (
-    "semi_major_axis",
-    "semi_minor_axis",
-    "perspective_point_height",
-    "longitude_of_projection_origin",
-)
-PROJECTION_KEYS = (*GEOMETRY_KEYS, "latitude_of_projection_origin", "sweep_angle_axis")
+from .epoch import days_since_j2000
+from .projection import FixedGridProjection
 
 
-def _projection(da: xr.DataArray) -> dict[str, float]:
-    missing = [k for k in GEOMETRY_KEYS if k not in da.attrs]
-    if missing:
-        raise ValueError(f"{da.name!r} lacks projection attributes {missing}: not from read_band?")
-    sweep = da.attrs.get("sweep_angle_axis", "x")
-    if sweep != "x":
-        raise ValueError(f"sweep_angle_axis={sweep!r}: GOES-R fixed grids sweep along x")
-    return {k: float(da.attrs[k]) for k in GEOMETRY_KEYS}
+def _projection(da: xr.DataArray) -> FixedGridProjection:
+    return FixedGridProjection.from_attrs(da.attrs, f"{da.name!r} (not from read_band?)")
 
 
 def _surface(x, y, r_eq: float, r_pol: float, h: float):
@@ -50,43 +38,30 @@ def _surface(x, y, r_eq: float, r_pol: float, h: float):
 
 
 def fixed_grid_lonlat(
-    x: np.ndarray,
-    y: np.ndarray,
-    *,
-    semi_major_axis: float,
-    semi_minor_axis: float,
-    perspective_point_height: float,
-    longitude_of_projection_origin: float,
+    x: np.ndarray, y: np.ndarray, proj: FixedGridProjection
 ) -> tuple[np.ndarray, np.ndarray]:
     """Scan angles (radians; 1-D x and y of a grid) -> 2-D (lon, lat) in degrees, NaN off disk."""
-    r_eq, r_pol = semi_major_axis, semi_minor_axis
-    h = perspective_point_height + semi_major_axis
+    r_eq, r_pol = proj.semi_major_axis, proj.semi_minor_axis
+    h = proj.perspective_point_height + proj.semi_major_axis
     s_x, s_y, s_z = _surface(x, y, r_eq, r_pol, h)
     lat = np.degrees(np.arctan((r_eq / r_pol) ** 2 * s_z / np.hypot(h - s_x, s_y)))
-    lon = longitude_of_projection_origin - np.degrees(np.arctan(s_y / (h - s_x)))
+    lon = proj.longitude_of_projection_origin - np.degrees(np.arctan(s_y / (h - s_x)))
     lon = (lon + 180.0) % 360.0 - 180.0
     return lon, lat
 
 
 def fixed_grid_sun_zenith(
-    x: np.ndarray,
-    y: np.ndarray,
-    t: datetime | np.datetime64,
-    *,
-    semi_major_axis: float,
-    semi_minor_axis: float,
-    perspective_point_height: float,
-    longitude_of_projection_origin: float,
+    x: np.ndarray, y: np.ndarray, t: datetime | np.datetime64, proj: FixedGridProjection
 ) -> np.ndarray:
     """``sun_zenith(t, *fixed_grid_lonlat(x, y, ...))`` without lon/lat: the sines and cosines
     of latitude and longitude are ratios of the surface point's coordinates, so one sqrt and
     one arccos per pixel replace five trigonometric passes (the stage's per-scan geometry)."""
-    r_eq, r_pol = semi_major_axis, semi_minor_axis
-    h = perspective_point_height + semi_major_axis
+    r_eq, r_pol = proj.semi_major_axis, proj.semi_minor_axis
+    h = proj.perspective_point_height + proj.semi_major_axis
     s_x, s_y, s_z = _surface(x, y, r_eq, r_pol, h)
     ra, dec = sun_ra_dec(t)
     # hour angle = (lon - lon0) + k; tan(lon - lon0) = -s_y / (h - s_x)
-    k = greenwich_sidereal_angle(t) + np.radians(longitude_of_projection_origin) - ra
+    k = greenwich_sidereal_angle(t) + np.radians(proj.longitude_of_projection_origin) - ra
     q = (r_eq / r_pol) ** 2 * s_z  # tan(lat) = q / hypot(h - s_x, s_y)
     horiz = (h - s_x) * np.cos(k) + s_y * np.sin(k)
     cos_zen = (q * np.sin(dec) + horiz * np.cos(dec)) / np.sqrt((h - s_x) ** 2 + s_y**2 + q**2)
@@ -95,21 +70,15 @@ def fixed_grid_sun_zenith(
 
 def lonlat(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     """(lon, lat) in degrees for every pixel of a band read by ``read_band``; NaN off the disk."""
-    return fixed_grid_lonlat(da["x"].values, da["y"].values, **_projection(da))
+    return fixed_grid_lonlat(da["x"].values, da["y"].values, _projection(da))
 
 
 # --- sun ---------------------------------------------------------------------------------------
 
-_J2000 = np.datetime64("2000-01-01T12:00:00", "ns")
-
-
-def _days_since_j2000(t: datetime | np.datetime64) -> float:
-    return float((np.datetime64(t, "ns") - _J2000) / np.timedelta64(1, "D"))
-
 
 def sun_ra_dec(t: datetime | np.datetime64) -> tuple[float, float]:
     """Geometric right ascension and declination of the sun (radians), Meeus ch. 25."""
-    cent = _days_since_j2000(t) / 36525.0
+    cent = days_since_j2000(t) / 36525.0
     mean_lon = 280.46646 + 36000.76983 * cent + 0.0003032 * cent**2
     anomaly = np.radians(357.52911 + 35999.05029 * cent - 0.0001537 * cent**2)
     centre = (
@@ -131,7 +100,7 @@ def sun_ra_dec(t: datetime | np.datetime64) -> tuple[float, float]:
 
 def greenwich_sidereal_angle(t: datetime | np.datetime64) -> float:
     """Greenwich mean sidereal time as an angle (radians), Meeus eq. 12.4."""
-    days = _days_since_j2000(t)
+    days = days_since_j2000(t)
     cent = days / 36525.0
     theta = 280.46061837 + 360.98564736629 * days + 0.000387933 * cent**2 - cent**3 / 38710000.0
     return float(np.radians(theta % 360.0))
@@ -149,7 +118,7 @@ def sun_zenith(t: datetime | np.datetime64, lon: np.ndarray, lat: np.ndarray) ->
 def solar_zenith(da: xr.DataArray) -> xr.DataArray:
     """Solar zenith (degrees) of every pixel of a band at its scan's mid time; NaN off disk."""
     when = np.datetime64(da.attrs["time"])
-    sza = fixed_grid_sun_zenith(da["x"].values, da["y"].values, when, **_projection(da))
+    sza = fixed_grid_sun_zenith(da["x"].values, da["y"].values, when, _projection(da))
     sza = sza.astype(np.float32)
     return xr.DataArray(
         sza,

@@ -11,7 +11,7 @@ floats.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import fields
 from pathlib import Path
 
 import h5py
@@ -21,19 +21,13 @@ import xarray as xr
 from .bands import BANDS
 from .calibration import brightness_temperature, reflectance_factor
 from .chunks import DecodeError, read_array
+from .epoch import from_j2000
 from .names import ABINameError, parse_name
+from .projection import FixedGridProjection
 from .resample import block_mean, coarse_coord
 
-_J2000 = datetime(2000, 1, 1, 12)
-_PROJ_ATTRS = (
-    "semi_major_axis",
-    "semi_minor_axis",
-    "perspective_point_height",
-    "longitude_of_projection_origin",
-    "latitude_of_projection_origin",
-    "inverse_flattening",
-    "sweep_angle_axis",
-)
+# What the reader copies of goes_imager_projection into a band's attributes.
+_PROJECTION_ATTRS = tuple(f.name for f in fields(FixedGridProjection))
 _SCENE_SECTOR = {"Full Disk": "F", "CONUS": "C"}
 
 
@@ -117,7 +111,7 @@ def _required(obj: h5py.HLObject, name: str):
 
 
 def _seconds(t: float) -> str:
-    return (_J2000 + timedelta(seconds=float(t))).isoformat(timespec="microseconds")
+    return from_j2000(t).isoformat(timespec="microseconds")
 
 
 def _sector(path: Path, ds: h5py.File) -> str:
@@ -193,7 +187,7 @@ def _read(path: Path, ds: h5py.File, mask_dqf: bool, coarsen: int, min_valid: in
         "dqf_masked": int(mask_dqf),
         "source_file": path.name,
         **cal_attrs,
-        **{k: _required(proj, k) for k in _PROJ_ATTRS},
+        **{k: _required(proj, k) for k in _PROJECTION_ATTRS},
     }
     attrs["sweep_angle_axis"] = str(attrs["sweep_angle_axis"])
     return xr.DataArray(

@@ -20,6 +20,17 @@ from .names import parse_name
 
 TEMPLATE_FILE = Path(__file__).with_name("l1b_header.json")
 
+# The DQF's per-scan shares, by flag value 0..4 (the ``percent_*_qf`` attributes of ``DQF``).
+DQF_CATEGORIES = tuple(
+    f"percent_{k}_qf"
+    for k in (
+        "good_pixel",
+        "conditionally_usable_pixel",
+        "out_of_range_pixel",
+        "no_value_pixel",
+        "focal_plane_temperature_threshold_exceeded",
+    )
+)
 # Global attributes and variables whose values belong to one scan, not to the band.
 SCAN_GLOBALS = ("dataset_name", "date_created", "time_coverage_start", "time_coverage_end", "id")
 SCAN_VARIABLES = (
@@ -44,16 +55,7 @@ SCAN_VARIABLES = (
 SCAN_ATTRS = {
     "x": ("add_offset",),
     "y": ("add_offset",),
-    "DQF": tuple(
-        f"percent_{k}_qf"
-        for k in (
-            "good_pixel",
-            "conditionally_usable_pixel",
-            "out_of_range_pixel",
-            "no_value_pixel",
-            "focal_plane_temperature_threshold_exceeded",
-        )
-    ),
+    "DQF": DQF_CATEGORIES,
     "geospatial_lat_lon_extent": (
         "geospatial_westbound_longitude",
         "geospatial_northbound_latitude",

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ..abi.bands import band_number
+from ..errors import renamed_keys
 
 CHANNELS = ("R", "G", "B")
 
@@ -18,6 +19,9 @@ DEFAULT_TARGET: dict[str, dict[str, float]] = {
     "G": {"C02": 0.48358168, "C01": 0.45706946, "C03": 0.06038137},
     "B": {"C01": 1.0},
 }
+
+
+RENAMED = {"day_sza_max": "target_sza_max"}  # old key -> new key, accepted for one release
 
 
 def _label(band: int | str) -> str:
@@ -33,7 +37,7 @@ class DataConfig(BaseModel):
     input_bands: list[str] = ["C11", "C13", "C14"]
     target: dict[str, dict[str, float]] = DEFAULT_TARGET
     patch_size: int = Field(256, ge=8)
-    day_sza_max: float = Field(80.0, gt=0.0, le=180.0)
+    target_sza_max: float = Field(80.0, gt=0.0, le=180.0)  # the visible target is daytime
     day_mode: Literal["patch", "pixel"] = "patch"
     ir_norm: Literal["range", "zscore"] = "range"
     ir_range: tuple[float, float] = (180.0, 330.0)
@@ -47,6 +51,11 @@ class DataConfig(BaseModel):
     scan_cache: int = Field(2, ge=0)  # whole scans kept decoded per process (0: none)
     seed: int = Field(0, ge=0)
     num_workers: int = Field(0, ge=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, values):
+        return renamed_keys(values, RENAMED, "data.")
 
     @field_validator("input_bands", mode="before")
     @classmethod

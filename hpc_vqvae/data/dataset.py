@@ -18,6 +18,8 @@ import torch
 import zarr
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..store import Store, open_array
+from ..store.layout import SZA
 from .config import DataConfig
 from .crops import (
     daytime_origins,
@@ -29,7 +31,6 @@ from .crops import (
 )
 from .normalize import Normalizer
 from .split import split_days
-from .store import open_store, require_arrays, scan_table
 
 SplitName = Literal["train", "val"]
 # Patch mode: scans drawn for one sample before giving up (each is read once, its all-daytime
@@ -41,7 +42,7 @@ class PatchDataset(Dataset):
     """Map-style dataset of dicts: ir (C,P,P), vis (3,P,P), mask (1,P,P) float32 and
     time_index, y0, x0 int64 scalars (the store slot and the crop's corner before
     augmentation). ir is in [-1, 1] ([-5, 5] for z-scores), vis in [-1, 1]; NaN becomes 0
-    and mask is 1 where every input and target value is finite and sza < day_sza_max."""
+    and mask is 1 where every input and target value is finite and sza < target_sza_max."""
 
     def __init__(self, cfg: DataConfig, split: SplitName, rank: int = 0, world_size: int = 1):
         if split not in ("train", "val"):
@@ -50,10 +51,10 @@ class PatchDataset(Dataset):
             raise ValueError(f"rank {rank} is not in 0..{world_size - 1}")
         self.cfg, self.split, self.rank, self.world_size = cfg, split, rank, world_size
         self.epoch = 0
-        group = open_store(cfg.store)
-        require_arrays(group, [*cfg.bands, "sza"], cfg.store)
-        self.normalizer = Normalizer.from_store(cfg, group.attrs, cfg.store)
-        table = scan_table(group, cfg.store)
+        store = Store.open(cfg.store)
+        store.require_arrays([*cfg.bands, SZA])
+        self.normalizer = Normalizer(cfg, store.statistics, f"data store {cfg.store}")
+        table = store.table()
         self.grid_shape = table.grid_shape
         if cfg.patch_size > min(self.grid_shape):
             raise ValueError(
@@ -73,7 +74,7 @@ class PatchDataset(Dataset):
         self._arrays: dict[str, zarr.Array] = {}
         self._cache: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
         self._pid: int | None = None
-        self._names = [*cfg.bands, "sza"]
+        self._names = [*cfg.bands, SZA]
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch's samples (train); make_loader's sampler passes it to workers."""
@@ -106,7 +107,7 @@ class PatchDataset(Dataset):
         if self._pid != os.getpid():
             self._arrays, self._cache, self._pid = {}, OrderedDict(), os.getpid()
         if name not in self._arrays:
-            self._arrays[name] = zarr.open_group(self.cfg.store, mode="r")[name]
+            self._arrays[name] = open_array(self.cfg.store, name)
         return self._arrays[name]
 
     def _scan(self, t: int, names: list[str]) -> dict[str, np.ndarray]:
@@ -142,19 +143,19 @@ class PatchDataset(Dataset):
             found = self._daytime_crop(rng, t)
             if found is not None:
                 return t, *found, self._symmetry(rng)
-        p, limit = self.cfg.patch_size, self.cfg.day_sza_max
+        p, limit = self.cfg.patch_size, self.cfg.target_sza_max
         raise RuntimeError(
             f"no all-daytime {p}x{p} crop (sza < {limit}) in {MAX_SCAN_DRAWS} training scans "
             f"drawn for sample {g}; use day_mode='pixel', a smaller patch_size or a larger "
-            "day_sza_max"
+            "target_sza_max"
         )
 
     def _daytime_crop(self, rng: np.random.Generator, t: int) -> tuple[int, int] | None:
         """A uniform all-daytime crop origin of scan t, or None if it has none."""
         if t in self._no_daytime:
             return None
-        sza = self._scan(t, self._names)["sza"]
-        origins = daytime_origins(sza, self.cfg.patch_size, self.cfg.day_sza_max)
+        sza = self._scan(t, self._names)[SZA]
+        origins = daytime_origins(sza, self.cfg.patch_size, self.cfg.target_sza_max)
         if len(origins) == 0:
             self._no_daytime.add(t)
             return None
@@ -169,8 +170,8 @@ class PatchDataset(Dataset):
         scan = self._scan(t, self._names)
         bt = np.stack([scan[b][ys, xs] for b in self.cfg.input_bands])
         refl = {b: scan[b][ys, xs] for b in self.cfg.target_bands}
-        sza = scan["sza"][ys, xs]
-        mask = np.isfinite(bt).all(0) & (sza < self.cfg.day_sza_max)
+        sza = scan[SZA][ys, xs]
+        mask = np.isfinite(bt).all(0) & (sza < self.cfg.target_sza_max)
         for r in refl.values():
             mask &= np.isfinite(r)
         ir = np.nan_to_num(norm.ir(bt), nan=0.0)

@@ -11,7 +11,6 @@ factors, optionally divided by cos(sza) to take out the sun's elevation, mapped 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -43,10 +42,6 @@ class Normalizer:
             self._shift = np.full(c, (lo + hi) / 2, np.float32)
             self._scale = np.full(c, (hi - lo) / 2, np.float32)
             self._clip = 1.0
-
-    @classmethod
-    def from_store(cls, cfg: DataConfig, attrs: Mapping, path: Path) -> Normalizer:
-        return cls(cfg, attrs.get("statistics", {}), f"data store {path}")
 
     def ir(self, bt: np.ndarray) -> np.ndarray:
         """(C, ...) brightness temperatures in input_bands order -> float32, clipped; NaN kept."""

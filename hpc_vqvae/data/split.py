@@ -3,8 +3,8 @@
 Scans minutes apart are nearly the same picture, so a split by scan would validate on
 training data; no day is shared. Validation days sit at evenly spaced positions of the sorted
 days, so that they span the seasons. Both sets keep only written scans with some daytime:
-``day_fraction > 0`` (the share of pixels with sza below the *store's* ``day_sza_max``). A
-scan that passes but has no daytime below the data config's ``day_sza_max`` yields masked
+``day_fraction > 0`` (the share of pixels with sza below the store's ``stats_sza_max``). A
+scan that passes but has no daytime below the data config's ``target_sza_max`` yields masked
 pixels (pixel mode) or is passed over by the crop sampler (patch mode).
 """
 
@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .store import ScanTable
+from ..store import ScanTable
+from ..store.layout import SCAN_WRITTEN
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def val_day_positions(n_days: int, val_fraction: float) -> np.ndarray:
 
 def split_days(table: ScanTable, val_fraction: float) -> Split:
     """Split the written scans of ``table`` by UTC day (deterministic, no randomness)."""
-    written = table.written == 1
+    written = table.written == SCAN_WRITTEN
     days = table.time.astype("datetime64[D]")
     unique = np.unique(days[written])
     val_days = unique[val_day_positions(len(unique), val_fraction)]

@@ -61,9 +61,9 @@ def follow(job, poll_s: float = 1.0) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
-    from ..train.config import ConfigError, load_config
+    from ..train.config import load_config
     from ..train.tracking import default_uri
-    from .config import LaunchConfig, LaunchError, minutes
+    from .config import LaunchConfig, minutes
     from .executor import make_executor, sbatch_text
     from .job import TrainJob
 
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             print(sbatch_text(cfg), end="")
             return 0
         executor = make_executor(cfg)
-    except (LaunchError, ConfigError, ValueError) as err:
+    except ValueError as err:  # a UsageError, or a --time that is not Slurm's
         print(f"error: {err}", file=sys.stderr)
         return 2
     run_dir = cfg.run_dir or train_cfg.train.out_dir / cfg.config.stem

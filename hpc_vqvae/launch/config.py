@@ -6,9 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-
-class LaunchError(ValueError):
-    """A launch that cannot go ahead, in one line naming the culprit."""
+from ..errors import LaunchError, one_line
 
 
 def minutes(limit: str | int) -> int:
@@ -65,6 +63,4 @@ class LaunchConfig(BaseModel):
         try:
             return cls(**values)
         except ValidationError as err:
-            e = err.errors()[0]
-            where = ".".join(str(p) for p in e["loc"])
-            raise LaunchError(f"--{where.replace('_', '-')}: {e['msg']}") from None
+            raise LaunchError(one_line(err, lambda f: f"--{f.replace('_', '-')}")) from None

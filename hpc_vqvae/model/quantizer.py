@@ -7,20 +7,10 @@ codebook is all-reduced, so every rank holds the same codebook."""
 from __future__ import annotations
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-
-def _distributed() -> bool:
-    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
-
-
-def all_reduce_(t: torch.Tensor) -> torch.Tensor:
-    """Sum over ranks in place (no-op when not distributed)."""
-    if _distributed():
-        dist.all_reduce(t)
-    return t
+from ..distributed import all_reduce_, broadcast_
 
 
 def _rank0_sample(x: torch.Tensor, n: int) -> torch.Tensor:
@@ -29,10 +19,7 @@ def _rank0_sample(x: torch.Tensor, n: int) -> torch.Tensor:
         rows = x[torch.randperm(x.shape[0], device=x.device)[:n]]
     else:
         rows = x[torch.randint(0, x.shape[0], (n,), device=x.device)]
-    rows = rows.contiguous()
-    if _distributed():
-        dist.broadcast(rows, src=0)
-    return rows
+    return broadcast_(rows.contiguous(), src=0)
 
 
 def perplexity(counts: torch.Tensor) -> torch.Tensor:

@@ -33,16 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k != "config"}
     comm = start_mpi()
-    from .config import ConfigError, load_config
-    from .parallel import LaunchError, check_launch
+    from ..errors import UsageError
+    from .config import load_config
+    from .parallel import check_launch
     from .pipeline import run, summary_lines
-    from .store import StoreError
 
     try:
         check_launch(comm)
         cfg = load_config(args.config, overrides)
         report = run(cfg, comm)
-    except (ConfigError, StoreError, LaunchError) as err:
+    except UsageError as err:
         if comm.rank == 0:
             print(f"error: {err}", file=sys.stderr)
         return 2

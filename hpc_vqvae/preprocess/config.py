@@ -10,13 +10,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..abi.bands import band_number
+from ..abi.grid import GridSettings
 from ..abi.selection import parse_every, parse_hours, parse_years
+from ..errors import ConfigError, one_line, renamed_keys
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "preprocess.yaml"
-
-
-class ConfigError(ValueError):
-    """A configuration problem, phrased as one line naming the culprit."""
+RENAMED = {"day_sza_max": "stats_sza_max"}  # old key -> new key, accepted for one release
 
 
 def _band_list(value) -> list[str]:
@@ -45,10 +44,15 @@ class PreprocessConfig(BaseModel):
     target_bands: list[str] = ["C01", "C02", "C03"]
     mask_dqf: bool = True
     min_valid_fraction: float = Field(0.5, gt=0.0, le=1.0)  # of fine pixels in a 2 km mean
-    day_sza_max: float = Field(85.0, gt=0.0, le=180.0)  # daytime for statistics, day_fraction
+    stats_sza_max: float = Field(85.0, gt=0.0, le=180.0)  # daytime for statistics, day_fraction
     scans_per_shard: int = Field(8, ge=1, le=4096)
     zstd_level: int = Field(3, ge=1, le=22)
     overwrite: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, values):
+        return renamed_keys(values, RENAMED, "")
 
     @field_validator("years", mode="before")
     @classmethod
@@ -86,23 +90,15 @@ class PreprocessConfig(BaseModel):
     def bands(self) -> list[str]:
         return self.input_bands + self.target_bands
 
+    @property
+    def grid_settings(self) -> GridSettings:
+        return GridSettings(mask_dqf=self.mask_dqf, min_valid_fraction=self.min_valid_fraction)
+
     def describe(self) -> dict:
         """A flat, JSON-able view (stored in the store's attributes and the report)."""
         out = self.model_dump(mode="json", exclude={"overwrite", "archive", "output"})
         out["every"] = None if self.every is None else int(self.every.total_seconds())
         return out
-
-
-def _one_line(err: ValidationError, source: str, flags: set[str]) -> str:
-    """The first problem, attributed to the flag or the config file it came from."""
-    first = err.errors()[0]
-    field = ".".join(str(p) for p in first["loc"])
-    msg = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "missing":
-        msg = f"missing: give --{field.replace('_', '-')} or set {field} in {source}"
-    where = f"--{field.replace('_', '-')}" if field in flags else f"{source}: {field or 'config'}"
-    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return f"{where}: {msg.removeprefix(f'bad {where} ')}{more}"
 
 
 def load_config(path: Path | None, overrides: dict) -> PreprocessConfig:
@@ -125,4 +121,12 @@ def load_config(path: Path | None, overrides: dict) -> PreprocessConfig:
     try:
         return PreprocessConfig(**data)
     except ValidationError as err:
-        raise ConfigError(_one_line(err, str(path), set(flags))) from None
+
+        def where(field: str) -> str:
+            flag = f"--{field.replace('_', '-')}"
+            return flag if field in flags else f"{path}: {field or 'config'}"
+
+        def missing(field: str) -> str:
+            return f"missing: give --{field.replace('_', '-')} or set {field} in {path}"
+
+        raise ConfigError(one_line(err, where, missing)) from None

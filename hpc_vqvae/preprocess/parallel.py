@@ -10,11 +10,9 @@ from collections.abc import Callable
 from mpi4py import MPI
 from tqdm import tqdm
 
+from ..errors import LaunchError
+
 _PROGRESS, _FINAL = 11, 12
-
-
-class LaunchError(RuntimeError):
-    """The processes were started in a way that would make them overwrite each other."""
 
 
 def check_launch(comm: MPI.Comm) -> None:

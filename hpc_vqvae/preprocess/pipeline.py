@@ -17,11 +17,13 @@ import numpy as np
 from mpi4py import MPI
 
 from ..abi.bands import BANDS, SECTOR_SHAPE_2KM, band_number
-from . import stats, store
+from ..abi.grid import ScanError
+from ..store import StoreError, layout
+from . import stats, writer
 from .catalog import Catalog, Scan, build_catalog
 from .config import PreprocessConfig
 from .parallel import Progress, deal
-from .scan import ScanError, process_scan
+from .scan import process_scan
 
 
 @dataclass
@@ -41,23 +43,23 @@ def report_path(output: Path) -> Path:
 def _plan(cfg: PreprocessConfig, shape: tuple[int, int]) -> Plan:
     catalog = build_catalog(cfg)
     times = np.array([np.datetime64(s.start, "ns") for s in catalog.scans], dtype="datetime64[ns]")
-    state = None if cfg.overwrite else store.read_state(cfg.output)
+    state = None if cfg.overwrite else writer.read_state(cfg.output)
     if state is None:
         if catalog.scans:
-            store.create(cfg.output, cfg, times, shape)
+            writer.create(cfg.output, cfg, times, shape)
         return Plan(list(enumerate(catalog.scans)), len(catalog.scans), catalog)
     old_times, written, attrs = state
-    store.check_compatible(cfg.output, attrs, cfg, shape)
+    writer.check_compatible(cfg.output, attrs, cfg, shape)
     slot = {t: i for i, t in enumerate(old_times)}
     new = [s for s, t in zip(catalog.scans, times, strict=True) if t not in slot]
     if new:
         new_times = np.array([np.datetime64(s.start, "ns") for s in new], dtype="datetime64[ns]")
-        store.append(cfg.output, cfg, new_times, len(old_times), shape)
+        writer.append(cfg.output, cfg, new_times, len(old_times), shape)
         slot.update({t: len(old_times) + i for i, t in enumerate(new_times)})
     todo = [
         (slot[t], s)
         for s, t in zip(catalog.scans, times, strict=True)
-        if slot[t] >= len(written) or written[slot[t]] != 1
+        if slot[t] >= len(written) or written[slot[t]] != layout.SCAN_WRITTEN
     ]
     return Plan(sorted(todo, key=lambda x: x[0]), len(old_times) + len(new), catalog)
 
@@ -75,7 +77,7 @@ def _runs(slots: list[tuple[int, Scan]]) -> list[list[tuple[int, Scan]]]:
 
 def _work(cfg, shape, mine: list[tuple[int, Scan]], progress: Progress) -> dict:
     failed, written, nbytes, projection = [], 0, 0, None
-    arrays = store.open_arrays(cfg.output) if mine else {}
+    arrays = writer.open_arrays(cfg.output) if mine else {}
     per_shard: dict[int, list] = {}
     for slot, scan in mine:
         per_shard.setdefault(slot // cfg.scans_per_shard, []).append((slot, scan))
@@ -93,7 +95,7 @@ def _work(cfg, shape, mine: list[tuple[int, Scan]], progress: Progress) -> dict:
                     failed.append({"what": scan.label, "kind": err.kind, "reason": str(err)})
                 results.append(res)
                 progress.update()
-            store.write_run(arrays, run[0][0], results, cfg)
+            writer.write_slots(arrays, run[0][0], results, cfg)
     return {"failed": failed, "written": written, "bytes": nbytes, "projection": projection}
 
 
@@ -102,8 +104,8 @@ def _statistics(cfg: PreprocessConfig, n_slots: int, comm: MPI.Comm) -> dict:
     s = cfg.scans_per_shard
     mine = {}
     for shard in range(comm.rank, (n_slots + s - 1) // s, comm.size):
-        written, partials = store.read_stats(cfg.output, shard * s, min(n_slots, (shard + 1) * s))
-        ok = partials[written == 1]
+        written, partials = writer.read_stats(cfg.output, shard * s, min(n_slots, (shard + 1) * s))
+        ok = partials[written == layout.SCAN_WRITTEN]
         mine[shard] = [stats.reduce_in_order(ok[:, i]) for i in range(len(cfg.bands))]
     gathered = comm.gather(mine, root=0)
     if comm.rank != 0:
@@ -126,11 +128,11 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
     if comm.rank == 0:
         try:
             plan = _plan(cfg, shape)
-        except (store.StoreError, FileNotFoundError) as err:
+        except (StoreError, FileNotFoundError) as err:
             plan = Plan(error=str(err))
     plan = comm.bcast(plan, root=0)
     if plan.error:
-        raise store.StoreError(plan.error)
+        raise StoreError(plan.error)
 
     loads = Counter(slot // cfg.scans_per_shard for slot, _ in plan.todo)
     shards = set(deal(dict(loads), comm.size)[comm.rank])
@@ -151,7 +153,7 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
         return None
     if plan.n_slots:
         projection = next((r["projection"] for r in results if r["projection"]), None)
-        store.finalize(cfg.output, statistics, projection)
+        writer.finalize(cfg.output, statistics, projection)
     comm.barrier()
     wall = time.perf_counter() - t0
     written = sum(r["written"] for r in results)

@@ -1,14 +1,13 @@
 """Per-band statistics that combine exactly, whatever the number of ranks.
 
-Each scan contributes (count, mean, M2, min, max) computed in float64; partials are combined
+Each scan contributes (count, mean, M2, min, max) computed in float64 (the store's
+``layout.BAND_STAT_FIELDS``); partials are combined
 with Chan et al.'s parallel update in time order, so 1 rank and N ranks give the same bits.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-FIELDS = ("count", "mean", "m2", "min", "max")
 
 
 def partial(values: np.ndarray) -> np.ndarray:

@@ -33,7 +33,8 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
-    from .config import ConfigError, load_config
+    from ..errors import ConfigError
+    from .config import load_config
 
     try:
         cfg = load_config(args.config, args.overrides)

@@ -11,11 +11,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ..data.config import DataConfig
+from ..errors import ConfigError, one_line
 from ..model.config import LossConfig, ModelConfig
-
-
-class ConfigError(ValueError):
-    """A configuration problem in one line, naming the field."""
 
 
 class OptimConfig(BaseModel):
@@ -132,9 +129,4 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     try:
         return Config(**tree)
     except ValidationError as err:
-        first = err.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "config"
-        more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
-        raise ConfigError(
-            f"{path}: {field}: {first['msg'].removeprefix('Value error, ')}{more}"
-        ) from None
+        raise ConfigError(one_line(err, lambda field: f"{path}: {field or 'config'}")) from None

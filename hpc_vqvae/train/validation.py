@@ -6,15 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 
-from ..metrics import CHANNELS, ssim
-
-
-def _all_reduce(t: torch.Tensor, op=None) -> torch.Tensor:
-    if dist.is_initialized():
-        dist.all_reduce(t, op=op or dist.ReduceOp.SUM)
-    return t
+from ..data.config import CHANNELS
+from ..distributed import all_reduce_
+from ..metrics import ssim
 
 
 @torch.no_grad()
@@ -22,7 +17,7 @@ def validate(g_engine, loader, normalizer, max_batches: int, device: str) -> tup
     """(metrics, first batch for a sample grid). Collective: every rank runs the same number of
     batches (a ZeRO-3 forward gathers parameters from all ranks)."""
     n = torch.tensor([min(len(loader), max_batches)], device=device)
-    n_batches = int(_all_reduce(n, dist.ReduceOp.MIN if dist.is_initialized() else None).item())
+    n_batches = int(all_reduce_(n, "min").item())
     sums = torch.zeros(4, 3, dtype=torch.float64, device=device)  # sse, sae, pixels, ssim*images
     images, first = 0, {}
     g_engine.eval()
@@ -46,8 +41,8 @@ def validate(g_engine, loader, normalizer, max_batches: int, device: str) -> tup
                 "mask": mask[:4].cpu(),
             }
     g_engine.train()
-    _all_reduce(sums)
-    images = int(_all_reduce(torch.tensor([images], device=device)).item())
+    all_reduce_(sums)
+    images = int(all_reduce_(torch.tensor([images], device=device)).item())
     mse = sums[0] / sums[2].clamp(min=1)
     per = {
         "rmse": mse.sqrt(),

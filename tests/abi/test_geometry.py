@@ -6,25 +6,25 @@ import numpy as np
 import pytest
 
 from hpc_vqvae.abi.geometry import fixed_grid_lonlat, fixed_grid_sun_zenith, sun_zenith
-from hpc_vqvae.abi.platforms import projection
+from hpc_vqvae.abi.projection import FixedGridProjection
 from hpc_vqvae.abi.synthetic.sectors import FULL_DISK_EDGE
 
 
 @pytest.mark.parametrize("satellite", ["G16", "G17"])
 def test_full_disk_against_proj(satellite):
     pyproj = pytest.importorskip("pyproj")
-    proj = projection(satellite)
+    proj = FixedGridProjection.nominal(satellite)
     step = 56e-6 * 16  # every 16th 2 km pixel of the full disk
     x = FULL_DISK_EDGE + step / 2 + np.arange(int(2 * -FULL_DISK_EDGE / step)) * step
     y = -x
-    lon, lat = fixed_grid_lonlat(x, y, **proj)
-    h = proj["perspective_point_height"]
+    lon, lat = fixed_grid_lonlat(x, y, proj)
+    h = proj.perspective_point_height
     geos = pyproj.Proj(
         proj="geos",
         h=h,
-        lon_0=proj["longitude_of_projection_origin"],
-        a=proj["semi_major_axis"],
-        b=proj["semi_minor_axis"],
+        lon_0=proj.longitude_of_projection_origin,
+        a=proj.semi_major_axis,
+        b=proj.semi_minor_axis,
         sweep="x",
     )
     xx, yy = np.meshgrid(x * h, y * h)
@@ -61,14 +61,14 @@ def test_subsolar_point_is_zenith():
 def test_fixed_grid_sun_zenith_equals_the_lonlat_route(satellite):
     """The stage's direct formula gives sun_zenith(t, lon, lat) over the whole disk, at times
     that put the sun on the day side, the night side and the terminator."""
-    proj = projection(satellite)
+    proj = FixedGridProjection.nominal(satellite)
     step = 56e-6 * 16
     x = FULL_DISK_EDGE + step / 2 + np.arange(int(2 * -FULL_DISK_EDGE / step)) * step
     y = -x[::-1]
-    lon, lat = fixed_grid_lonlat(x, y, **proj)
+    lon, lat = fixed_grid_lonlat(x, y, proj)
     for hour in (0, 5, 11, 17, 21):
         when = np.datetime64(f"2020-06-21T{hour:02d}:17:31")
-        direct = fixed_grid_sun_zenith(x, y, when, **proj)
+        direct = fixed_grid_sun_zenith(x, y, when, proj)
         want = sun_zenith(when, lon, lat)
         assert np.array_equal(np.isnan(direct), np.isnan(lon))
         assert np.nanmax(np.abs(direct - want)) < 1e-6

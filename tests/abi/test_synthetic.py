@@ -15,7 +15,7 @@ import pytest
 from hpc_vqvae.abi import lonlat, parse_name, read_band, walk_archive
 from hpc_vqvae.abi.calibration import radiance_from_bt
 from hpc_vqvae.abi.geometry import fixed_grid_lonlat, sun_zenith
-from hpc_vqvae.abi.platforms import projection
+from hpc_vqvae.abi.projection import FixedGridProjection
 from hpc_vqvae.abi.synthetic import (
     ArchiveSpec,
     L1bScan,
@@ -75,7 +75,7 @@ def test_c02_header_follows_template(archive):
 def test_roundtrip_within_quantisation(tmp_path):
     frame = frame_for("M1", DAY, seed=3)
     x, y = frame.centres(2)
-    lon, lat = fixed_grid_lonlat(x, y, **projection("G17"))
+    lon, lat = fixed_grid_lonlat(x, y, FixedGridProjection.nominal("G17"))
     scene = Scene(lon, lat, sun_zenith(DAY, lon, lat), np.random.default_rng(1))
     for band in (2, 13):
         field = scene.band(band, np.random.default_rng(band))
@@ -137,7 +137,7 @@ def test_satpy_reads_synthetic_like_read_band(tmp_path, satellite, sector, mode,
     if limb:  # a sector over the disk's western edge: off-disk pixels, fill and DQF 255
         frame = ScanFrame(sector, DAY, col0=0, row0=2462, shape_2km=(500, 500))
     x, y = frame.centres(2)
-    lon, lat = fixed_grid_lonlat(x, y, **projection(satellite))
+    lon, lat = fixed_grid_lonlat(x, y, FixedGridProjection.nominal(satellite))
     scene = Scene(lon, lat, sun_zenith(DAY, lon, lat), np.random.default_rng(0))
     for band in (1, 13):
         name = scan_name(satellite, sector, mode, band, DAY)

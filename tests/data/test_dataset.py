@@ -112,7 +112,7 @@ def test_val_is_deterministic_and_unaugmented(make_cfg, store):
 
 
 def test_patch_mode_crops_are_all_daytime(make_cfg, store):
-    cfg = make_cfg(day_sza_max=88.0, samples_per_epoch=64, augment=False)
+    cfg = make_cfg(target_sza_max=88.0, samples_per_epoch=64, augment=False)
     ds = PatchDataset(cfg, "train")
     straddling = 0
     for item in ds:
@@ -127,21 +127,21 @@ def test_patch_mode_crops_are_all_daytime(make_cfg, store):
 
 
 def test_patch_mode_without_any_daytime_crop_fails_clearly(make_cfg):
-    ds = PatchDataset(make_cfg(day_sza_max=10.0), "train")
+    ds = PatchDataset(make_cfg(target_sza_max=10.0), "train")
     with pytest.raises(RuntimeError, match="no all-daytime 64x64 crop.*day_mode='pixel'"):
         ds[0]
 
 
 @pytest.mark.parametrize("split", ["train", "val"])
 def test_pixel_mode_and_val_mask_night_pixels(make_cfg, store, split):
-    cfg = make_cfg(day_mode="pixel", day_sza_max=88.0, patch_size=256, augment=False)
+    cfg = make_cfg(day_mode="pixel", target_sza_max=88.0, patch_size=256, augment=False)
     ds = PatchDataset(cfg, split)
     partial = 0
     for item in ds:
         want = expected_mask(store, item, 256, BANDS, 88.0)
         np.testing.assert_array_equal(item["mask"][0].numpy(), want)
         partial += 0 < want.mean() < 1
-    assert partial > 0  # some crops straddle the day_sza_max line
+    assert partial > 0  # some crops straddle the target_sza_max line
 
 
 def test_augmentation_is_one_symmetry_of_the_plain_crop(make_cfg):

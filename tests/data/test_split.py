@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from hpc_vqvae.data import PatchDataset, ScanTable, split_days, val_day_positions
+from hpc_vqvae.data import PatchDataset, split_days, val_day_positions
+from hpc_vqvae.store import ScanTable
 
 
 def table(days: int, per_day: int = 4, written=None, day_fraction=None) -> ScanTable:

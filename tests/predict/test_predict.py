@@ -12,7 +12,8 @@ import pytest
 import xarray as xr
 
 from hpc_vqvae.abi.names import place_in_archive
-from hpc_vqvae.predict import store_projection
+from hpc_vqvae.abi.projection import FixedGridProjection
+from hpc_vqvae.store import Store
 from tests.helpers import build_store, sample_files, train_cmd
 
 REPO = Path(__file__).resolve().parents[2]
@@ -177,7 +178,8 @@ def test_store_range_to_zarr(trained, tmp_path):
     assert proj["longitude_of_projection_origin"] == -137.0 and proj["sweep_angle_axis"] == "x"
     from_files = src.attrs["projection"]  # what preprocessing read from the L1b files
     assert all(proj[k] == from_files[k] for k in from_files)
-    nominal = store_projection({"satellite": "G17"})  # stores made before the attribute
+    assert Store.open(trained.store).projection() == FixedGridProjection.from_attrs(from_files)
+    nominal = FixedGridProjection.nominal("G17").as_attrs()  # for stores made before the record
     assert nominal.keys() == from_files.keys() and all(
         nominal[k] == pytest.approx(from_files[k]) for k in nominal
     )

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..bands import BANDS
 from ..geometry import fixed_grid_lonlat, sun_zenith
-from ..platforms import projection
+from ..projection import FixedGridProjection
 from .scene import Scene
 from .sectors import frame_for, scan_times
 from .writer import L1bScan, scan_name, write_l1b
@@ -54,7 +54,7 @@ def write_scan(spec: ArchiveSpec, start: datetime) -> list[Path]:
     if todo:
         frame = frame_for(spec.sector, start, spec.seed)
         x, y = frame.centres(2)  # the scene lives on the 1 km grid
-        lon, lat = fixed_grid_lonlat(x, y, **projection(spec.satellite))
+        lon, lat = fixed_grid_lonlat(x, y, FixedGridProjection.nominal(spec.satellite))
         mid = start + (names[spec.bands[0]].end - start) / 2
         scene = Scene(
             lon,

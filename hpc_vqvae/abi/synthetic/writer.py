@@ -12,20 +12,15 @@ import numpy as np
 
 from ..bands import BANDS
 from ..calibration import kappa0, radiance_from_bt, radiance_from_reflectance
+from ..epoch import seconds_since_j2000
+from ..geometry import fixed_grid_lonlat
 from ..names import ABIFileName, format_stamp
-from ..platforms import PLATFORMS, projection
-from ..template import _band_header, band_constants, decode
+from ..platforms import PLATFORMS
+from ..projection import FixedGridProjection
+from ..template import DQF_CATEGORIES, _band_header, band_constants, decode
 from .sectors import ScanFrame
 
-_J2000 = datetime(2000, 1, 1, 12)
 _SCENE_ID = {"F": "Full Disk", "C": "CONUS", "M1": "Mesoscale", "M2": "Mesoscale"}
-_DQF_KEYS = (
-    "good_pixel",
-    "conditionally_usable_pixel",
-    "out_of_range_pixel",
-    "no_value_pixel",
-    "focal_plane_temperature_threshold_exceeded",
-)
 
 
 @dataclass(frozen=True)
@@ -38,8 +33,8 @@ class L1bScan:
     @property
     def times(self) -> tuple[float, float, float]:
         """(start, end, mid) in seconds since J2000, as stored in ``time_bounds`` and ``t``."""
-        start = (self.name.start - _J2000).total_seconds()
-        end = (self.name.end - _J2000).total_seconds() + 0.05
+        start = seconds_since_j2000(self.name.start)
+        end = seconds_since_j2000(self.name.end) + 0.05
         return start, end, (start + end) / 2
 
 
@@ -103,7 +98,7 @@ def _scan_values(scan: L1bScan, counts: np.ndarray, dqf: np.ndarray, k0: float, 
 
 def _globals(scan: L1bScan, header: dict) -> dict:
     name = scan.name
-    _, _, slot, instrument = PLATFORMS[name.satellite]
+    slot, instrument = PLATFORMS[name.satellite].slot, PLATFORMS[name.satellite].instrument
     out = {k: decode(v) for k, v in header["globals"].items()}
     out.update(  # dict.update keeps the template's key order
         orbital_slot=slot,
@@ -132,10 +127,10 @@ def _scan_attrs(scan: L1bScan, dqf: np.ndarray, x: np.ndarray, y: np.ndarray) ->
     return {
         "x": {"add_offset": np.float32(x[0])},
         "y": {"add_offset": np.float32(y[0])},
-        "DQF": {f"percent_{k}_qf": np.float32(np.mean(dqf == i)) for i, k in enumerate(_DQF_KEYS)},
+        "DQF": {k: np.float32(np.mean(dqf == i)) for i, k in enumerate(DQF_CATEGORIES)},
         "geospatial_lat_lon_extent": _extent_attrs(scan.frame, name.satellite),
         "goes_imager_projection": {
-            "longitude_of_projection_origin": np.float64(PLATFORMS[name.satellite][0])
+            "longitude_of_projection_origin": np.float64(PLATFORMS[name.satellite].projection_lon)
         },
         "algorithm_dynamic_input_data_container": {
             "input_ABI_L0_data": f"OR_ABI-L0-{name.sector}-M{name.mode}_{name.satellite}"
@@ -164,7 +159,7 @@ def write_l1b(path: str | Path, scan: L1bScan, field: np.ndarray) -> Path:
         "x": _packed_angles(x, specs["x"]),
         "y": _packed_angles(y, specs["y"]),
         "band_id": [band],
-        "nominal_satellite_subpoint_lon": PLATFORMS[scan.name.satellite][1],
+        "nominal_satellite_subpoint_lon": PLATFORMS[scan.name.satellite].subpoint_lon,
     }
     scan_attrs = _scan_attrs(scan, dqf, x, y)
 
@@ -204,12 +199,10 @@ def write_l1b(path: str | Path, scan: L1bScan, field: np.ndarray) -> Path:
 
 def _extent_attrs(frame: ScanFrame, satellite: str) -> dict:
     """The lat/lon box NOAA writes into ``geospatial_lat_lon_extent`` (-999 when off disk)."""
-    from ..geometry import fixed_grid_lonlat
-
-    proj = projection(satellite)
+    proj = FixedGridProjection.nominal(satellite)
     x, y = frame.centres(1)
-    lon, lat = fixed_grid_lonlat(x[:: max(1, len(x) // 50)], y[:: max(1, len(y) // 50)], **proj)
-    clon, clat = fixed_grid_lonlat(np.array([x.mean()]), np.array([y.mean()]), **proj)
+    lon, lat = fixed_grid_lonlat(x[:: max(1, len(x) // 50)], y[:: max(1, len(y) // 50)], proj)
+    clon, clat = fixed_grid_lonlat(np.array([x.mean()]), np.array([y.mean()]), proj)
     on_disk = np.isfinite(lon).any()
 
     def f32(reduce, values):
@@ -222,7 +215,7 @@ def _extent_attrs(frame: ScanFrame, satellite: str) -> dict:
         "geospatial_southbound_latitude": f32(np.nanmin, lat),
         "geospatial_lat_center": np.float32(clat[0, 0]),
         "geospatial_lon_center": np.float32(clon[0, 0]),
-        "geospatial_lon_nadir": np.float32(PLATFORMS[satellite][0]),
+        "geospatial_lon_nadir": np.float32(PLATFORMS[satellite].projection_lon),
     }
 
 

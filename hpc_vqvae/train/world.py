@@ -1,5 +1,6 @@
 """Who am I in the job, and the process group: torchrun, Slurm (srun), MPI (mpiexec), or a
-single process without any launcher. NCCL on GPUs, gloo on CPUs.
+single process without any launcher. NCCL on GPUs, gloo on CPUs. (The collectives the stages
+use once the group is up are in ``hpc_vqvae.distributed``.)
 
 MASTER_ADDR/MASTER_PORT are always set explicitly: under mpiexec DeepSpeed's own discovery
 picks a non-loopback interface, which fails on machines that only route loopback.
@@ -104,11 +105,3 @@ def setup(world: World) -> str:
             dist_backend="nccl" if cuda else "gloo", auto_mpi_discovery=False
         )
     return f"cuda:{torch.cuda.current_device()}" if cuda else "cpu"
-
-
-def any_rank(flag: bool, device: str) -> bool:
-    """True on every rank iff ``flag`` is true on any rank (a stop request reaches all)."""
-    t = torch.tensor([1.0 if flag else 0.0], device=device)
-    if dist.is_initialized():
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return bool(t.item() > 0)

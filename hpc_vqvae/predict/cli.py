@@ -1,0 +1,124 @@
+"""``python -m hpc_vqvae.predict``: synthetic visible imagery from the IR bands of ABI scans.
+
+    python -m hpc_vqvae.predict --checkpoint RUN_DIR|MLFLOW_RUN_ID --archive ROOT \\
+        --time 2019-12-01T10:27 --output out.nc [--png quicklook.png] [--latlon]
+    python -m hpc_vqvae.predict --checkpoint RUN_DIR|MLFLOW_RUN_ID --store STORE.zarr \\
+        --start 2020-05-01T17:00 --end 2020-05-02T00:00 --output out.zarr [--batch-size 8]
+
+One archive scan goes to CF-1.8 netCDF; every written scan of a preprocessed store in
+[start, end] goes, in batches, to one Zarr store with dims (time, y, x). Full 500 x 500 scans
+are padded to the model's multiple.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import UsageError
+from .cf import scan_dataset
+from .quicklook import quicklook
+from .sources import find_scan, iso, parse_time, read_scan, select_scans
+from .translator import Translator, resolve_checkpoint
+from .writers import scan_writer, write_atomic, write_range
+
+
+def run_scan(args: argparse.Namespace) -> None:
+    model = Translator.load(resolve_checkpoint(args.checkpoint, args.tracking_uri), args.device)
+    when = parse_time("--time", args.time)
+    files = find_scan(args.archive, when, args.satellite, args.sector, model.input_bands)
+    scan = read_scan(files, model.input_bands, model.grid)
+    bt = np.stack([scan.bands[b] for b in model.input_bands])
+    sza = scan.sun_zenith()
+    rgb = model.reflectance(bt[None])[0]
+    ds = scan_dataset(rgb, scan, sza, model, args.latlon)
+    write_atomic(args.output, scan_writer(ds, args.output.suffix == ".zarr"), args.overwrite)
+    print(f"wrote {args.output} ({ds.sizes['y']}x{ds.sizes['x']}, scan {ds.attrs['scan_start']})")
+    if args.png:
+        quicklook(args.png, bt[0], rgb, _real_visible(model, files, sza))
+        print(f"quicklook {args.png}")
+
+
+def _real_visible(model: Translator, files: dict, sza: np.ndarray) -> np.ndarray | None:
+    """The scan's own RGB composite, by day and where the archive has its bands."""
+    cfg = model.data_cfg
+    if not (np.nanmedian(sza) < cfg.target_sza_max and all(b in files for b in cfg.target_bands)):
+        return None
+    return model.norm.composite(read_scan(files, cfg.target_bands, model.grid).bands)
+
+
+def run_range(args: argparse.Namespace) -> None:
+    start, end = parse_time("--start", args.start), parse_time("--end", args.end)
+    if args.output.suffix != ".zarr":
+        raise UsageError(f"--output {args.output}: a range is written as Zarr (name it *.zarr)")
+    if args.png:
+        raise UsageError("--png draws one scan: use it with --archive/--time")
+    if args.batch_size < 1:
+        raise UsageError(f"--batch-size {args.batch_size}: must be at least 1")
+    scans = select_scans(args.store, start, end)
+    model = Translator.load(resolve_checkpoint(args.checkpoint, args.tracking_uri), args.device)
+    scans.store.require_arrays(model.input_bands)
+    write_atomic(
+        args.output,
+        lambda p: write_range(model, scans, p, args.batch_size, args.latlon),
+        args.overwrite,
+    )
+    print(
+        f"wrote {args.output} ({len(scans.index)} scan(s), {iso(scans.time[0])} .. "
+        f"{iso(scans.time[-1])})"
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m hpc_vqvae.predict", description=__doc__.splitlines()[0]
+    )
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a training run dir (its generator.pt), or the run's MLflow run id",
+    )
+    p.add_argument("--tracking-uri", help="MLflow, for a run id (default: $MLFLOW_TRACKING_URI)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--archive", type=Path, help="ABI-L1b-Rad*/YYYY/JJJ/HH tree (one scan)")
+    source.add_argument("--store", type=Path, help="a preprocessed Zarr store (a time range)")
+    p.add_argument("--time", help="with --archive: scan start, e.g. 2019-12-01T10:27 (UTC)")
+    p.add_argument("--satellite", default="G17", help="with --archive")
+    p.add_argument("--sector", default="M1", help="with --archive")
+    p.add_argument("--start", help="with --store: first scan start, inclusive (UTC)")
+    p.add_argument("--end", help="with --store: last scan start, inclusive (UTC)")
+    p.add_argument("--batch-size", type=int, default=8, help="scans per forward pass (--store)")
+    p.add_argument("--output", type=Path, required=True, help="out.nc (one scan) or out.zarr")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing Zarr output")
+    p.add_argument("--png", type=Path, help="also write a quicklook PNG (one scan)")
+    p.add_argument("--latlon", action="store_true", help="add lat/lon variables")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return p
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """Each source with its own time flags; an existing Zarr output only with --overwrite."""
+    if args.archive is not None and (args.time is None or args.start or args.end):
+        raise UsageError("--archive takes --time (one scan), not --start/--end")
+    if args.store is not None and (args.start is None or args.end is None or args.time):
+        raise UsageError("--store takes --start and --end (a range), not --time")
+    if args.output.is_dir() and not args.overwrite:
+        raise UsageError(f"--output {args.output} exists; pass --overwrite to replace it")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        _check_flags(args)
+        if args.store is not None:
+            run_range(args)
+        else:
+            run_scan(args)
+    except ValueError as err:  # a UsageError, or a checkpoint's settings that cannot serve
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

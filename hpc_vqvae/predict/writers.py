@@ -1,0 +1,82 @@
+"""Writing prediction's outputs whole or not at all: a hidden sibling renamed into place; a
+range appended batch by batch, so a long range never has to fit in memory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import xarray as xr
+import zarr
+from tqdm import tqdm
+
+from ..store.layout import TIME_ENCODING, consolidate
+from .cf import RangeLayout, batch_dataset
+from .sources import StoreRange, read_batch
+from .translator import Translator
+
+
+def write_atomic(output: Path, write: Callable[[Path], None], overwrite: bool) -> None:
+    """``write`` to a hidden sibling, then rename it to ``output``: an error or an interrupt
+    leaves no partial output behind."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.partial-{os.getpid()}")
+    try:
+        write(tmp)
+        if output.is_dir() and overwrite:
+            shutil.rmtree(output)
+        os.replace(tmp, output)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def _zarr_encoding(ds: xr.Dataset) -> dict:
+    """One chunk per scan (what a reader of one time step wants), zstd like the input store,
+    and the store's time encoding whatever the batch."""
+    zstd = [zarr.codecs.ZstdCodec(level=3)]
+    enc = {
+        v: {"chunks": (1, *ds[v].shape[1:]), "compressors": zstd}
+        for v in ds.variables
+        if ds[v].dims[:1] == ("time",) and v != "time"
+    }
+    enc["time"] = {**TIME_ENCODING, "chunks": (4096,)}
+    return enc
+
+
+def write_range(
+    model: Translator, scans: StoreRange, out: Path, batch_size: int, latlon: bool
+) -> None:
+    """Predict the range batch by batch, appending each batch to the Zarr store ``out``."""
+    layout = RangeLayout.of(model, scans, latlon)
+    with tqdm(total=len(scans.index), unit="scan", desc="predict", file=sys.stderr) as bar:
+        for first in range(0, len(scans.index), batch_size):
+            batch = read_batch(scans, slice(first, first + batch_size), model.input_bands)
+            ds = batch_dataset(batch, model.reflectance(batch.bt), layout)
+            if first == 0:
+                ds.to_zarr(out, mode="w-", encoding=_zarr_encoding(ds), consolidated=False)
+            else:
+                still = [v for v in ds.variables if "time" not in ds[v].dims]
+                ds.drop_vars(still).to_zarr(out, append_dim="time", consolidated=False)
+            bar.update(len(batch.time))
+    consolidate(out)
+
+
+def scan_writer(ds: xr.Dataset, as_zarr: bool) -> Callable[[Path], None]:
+    """Writes one scan's dataset: compressed netCDF, or Zarr for a ``*.zarr`` output."""
+
+    def write(path: Path) -> None:
+        if as_zarr:
+            ds.to_zarr(path, mode="w-", consolidated=False)
+            consolidate(path)
+        else:
+            netcdf = {"zlib": True, "complevel": 4}
+            ds.to_netcdf(path, encoding={v: netcdf for v in ds.data_vars if ds[v].ndim})
+
+    return write

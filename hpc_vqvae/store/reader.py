@@ -1,0 +1,120 @@
+"""Read-only access to a finished store: what the data stage, prediction and evaluation open.
+
+Nothing here imports the preprocessing stage (its writer pulls in MPI), so every DataLoader
+worker can import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+import zarr
+
+from ..abi.grid import GridSettings
+from ..abi.projection import FixedGridProjection
+from ..errors import UsageError
+from . import layout
+
+
+class StoreError(UsageError):
+    """A store that cannot be used for this request (one line, naming the store)."""
+
+
+class StoreNotFound(StoreError, FileNotFoundError):
+    """No store at the path given."""
+
+
+@dataclass(frozen=True)
+class ScanTable:
+    """One row per time slot of the store (written or not)."""
+
+    time: np.ndarray  # datetime64[ns], scan start (UTC)
+    written: np.ndarray  # int8: layout.SCAN_WRITTEN, SCAN_PENDING or SCAN_FAILED
+    day_fraction: np.ndarray  # float32, share of pixels with sza < the store's stats_sza_max
+    grid_shape: tuple[int, int]  # (ny, nx) of one scan
+
+
+@dataclass(frozen=True)
+class Store:
+    """A finished store, opened read-only (cheap to open: metadata only)."""
+
+    path: Path
+    group: zarr.Group
+
+    @classmethod
+    def open(cls, path: Path | str) -> Store:
+        """A missing path or a folder that is not a finished store fails naming it."""
+        path = Path(path)
+        if not path.exists():
+            raise StoreNotFound(
+                f"data store {path} does not exist; write it with python -m hpc_vqvae.preprocess"
+            )
+        try:
+            group = zarr.open_group(path, mode="r")
+        except Exception as err:  # noqa: BLE001 (any reason it does not open as a Zarr group)
+            raise StoreError(f"data store {path}: not a Zarr group ({err})") from None
+        if group.attrs.get(layout.LAYOUT_KEY) != layout.LAYOUT_VERSION:
+            raise StoreError(
+                f"data store {path}: not a finished store of hpc_vqvae.preprocess "
+                f"(attribute {layout.LAYOUT_KEY}={group.attrs.get(layout.LAYOUT_KEY)!r})"
+            )
+        return cls(path, group)
+
+    @property
+    def attrs(self) -> dict:
+        return dict(self.group.attrs)
+
+    @property
+    def statistics(self) -> dict:
+        return dict(self.group.attrs.get(layout.STATISTICS, {}))
+
+    @property
+    def grid_settings(self) -> GridSettings:
+        """How its scans were brought onto the 2 km grid."""
+        return GridSettings.from_attrs(self.attrs)
+
+    def projection(self) -> FixedGridProjection:
+        """The fixed-grid projection read from the files, or for stores that predate the
+        record the nominal one of the store's satellite (GOES-R fixes it per slot)."""
+        record = self.attrs.get(layout.PROJECTION, {})
+        try:
+            return FixedGridProjection.from_attrs(record, f"data store {self.path}")
+        except ValueError:
+            try:
+                return FixedGridProjection.nominal(self.attrs.get("satellite", "?"))
+            except ValueError as err:
+                raise StoreError(f"data store {self.path}: {err}") from None
+
+    def require_arrays(self, names: Sequence[str]) -> None:
+        """Every band asked for must be a (time, y, x) array of the store."""
+        have = set(self.group.array_keys())
+        for name in names:
+            if name not in have:
+                bands = sorted(k for k in have if k.startswith("C"))
+                raise StoreError(f"band {name} is not in data store {self.path} (it has {bands})")
+
+    def table(self) -> ScanTable:
+        """The per-scan table; time is decoded by xarray (CF units), once."""
+        with xr.open_zarr(self.path, consolidated=False) as ds:
+            time = ds["time"].values
+        ny, nx = self.group[layout.SZA].shape[1:]
+        return ScanTable(
+            time=time,
+            written=np.asarray(self.group[layout.WRITTEN][:]),
+            day_fraction=np.asarray(self.group[layout.DAY_FRACTION][:]),
+            grid_shape=(int(ny), int(nx)),
+        )
+
+    def scans(self, positions: Sequence[int], names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Whole scans at ``positions``, stacked along a first axis, by array name: one
+        chunk read per array and scan, as the store is laid out."""
+        return {n: np.stack([self.group[n][int(i)] for i in positions]) for n in names}
+
+
+def open_array(path: Path, name: str) -> zarr.Array:
+    """One array of a store, for a process that reads it (a DataLoader worker opens its own)."""
+    return zarr.open_group(path, mode="r")[name]

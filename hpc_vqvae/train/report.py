@@ -1,0 +1,98 @@
+"""What a run tells its user: the start line, per-step metrics (averaged over ranks) to
+MLflow, ``metrics.jsonl`` and the console, validation with a sample grid, and the stop line.
+Rank 0 reports; every rank takes part in the averaging, which is collective."""
+
+from __future__ import annotations
+
+import json
+import resource
+from pathlib import Path
+
+import torch
+
+from ..distributed import all_reduce_, broadcast_object
+from .checkpoint import TrainState
+from .config import Config
+from .engines import optimizer_state_bytes, precision
+from .tracking import RUN_DIR_TAG, NullTracker, Tracker, default_uri, run_tags
+from .validation import sample_grid
+from .world import World
+
+
+class Reporter:
+    def __init__(self, cfg: Config, run_dir: Path, world: World, device: str, state: TrainState):
+        """Opens (or, resumed, continues) the MLflow run on rank 0 and shares its id."""
+        self.run_dir, self.device, self.main = run_dir, device, world.is_main
+        self.uri = default_uri(run_dir, cfg.train.tracking_uri)
+        self.tracker: Tracker | NullTracker = NullTracker()
+        if self.main:
+            self.tracker = Tracker(
+                self.uri,
+                cfg.train.experiment,
+                run_dir.name,
+                run_id=state.mlflow_run_id,
+                params={
+                    **cfg.flat(),
+                    "world_size": world.size,
+                    "lr": cfg.learning_rate(world.size),
+                },
+                tags={**run_tags(world.launcher), RUN_DIR_TAG: str(run_dir.resolve())},
+            )
+        state.mlflow_run_id = broadcast_object(self.tracker.run_id)
+
+    def started(self, cfg: Config, world: World, resumed: Path | None) -> None:
+        if self.main:
+            print(cfg.describe_lr(world.size), flush=True)
+            self._say(
+                f"run {self.run_dir} | {world.size} rank(s) via {world.launcher} on "
+                f"{self.device} | ZeRO {cfg.train.zero_stage} {precision(cfg, self.device)} | "
+                f"MLflow {self.uri} run {self.tracker.run_id}"
+                + (f" | resumed from {resumed.name}" if resumed else "")
+            )
+
+    def train_step(self, log: dict, step: int) -> None:
+        """Collective: the step's metrics, averaged over ranks."""
+        logged = _mean_over_ranks(log, self.device)
+        self.tracker.log_metrics(logged, step)
+        if self.main:
+            with (self.run_dir / "metrics.jsonl").open("a") as f:
+                f.write(json.dumps({"step": step, **logged}) + "\n")
+            self._say(
+                f"step {step}: rec {logged['train/rec_loss']:.4f} perplexity "
+                f"{logged['train/perplexity']:.1f} lr {logged['train/lr']:.2e}"
+            )
+
+    def validation(self, metrics: dict, first_batch: dict, step: int) -> None:
+        self.tracker.log_metrics(metrics, step)
+        if self.main:
+            self._say(
+                f"step {step}: val rmse {metrics['val/rmse']:.4f} ssim {metrics['val/ssim']:.4f}"
+            )
+            grid = sample_grid(first_batch, self.run_dir / "samples", step)
+            self.tracker.log_artifact(grid, "samples")
+
+    def stopped(self, step: int) -> None:
+        self._say(f"stopped at step {step}; checkpoint saved, resume with --resume auto")
+
+    def resources(self, rank: int, g, d) -> None:
+        """Per-rank memory figures for benchmarks: optimizer state held here and peak RSS."""
+        info = {
+            "optimizer_state_mb": (optimizer_state_bytes(g) + optimizer_state_bytes(d)) / 2**20,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        }
+        if torch.cuda.is_available():
+            info["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        (self.run_dir / f"resources_rank{rank}.json").write_text(json.dumps(info))
+
+    def close(self, status: str) -> None:
+        self.tracker.close(status)
+
+    def _say(self, line: str) -> None:
+        if self.main:
+            print(line, flush=True)
+
+
+def _mean_over_ranks(log: dict, device: str) -> dict[str, float]:
+    keys = sorted(log)
+    t = torch.tensor([float(log[k]) for k in keys], device=device, dtype=torch.float64)
+    return dict(zip(keys, all_reduce_(t, "mean").tolist(), strict=True))
