@@ -5,16 +5,16 @@ from __future__ import annotations
 import re
 import shlex
 import sys
-from pathlib import Path
 
 import yaml
+
+from tests.helpers import REPO
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10: pytest itself depends on tomli there
     import tomli as tomllib
 
-ROOT = Path(__file__).resolve().parent.parent
 
 # conda-forge name -> PyPI name, where they differ (after normalisation).
 CONDA_TO_PYPI = {"pytorch": "torch"}
@@ -85,11 +85,11 @@ def compare(pypi: set[str], conda: set[str]) -> tuple[set[str], set[str]]:
 
 
 def _load_pyproject() -> dict:
-    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return tomllib.loads((REPO / "pyproject.toml").read_text())
 
 
 def _load_environment() -> dict:
-    return yaml.safe_load((ROOT / "environment.yml").read_text())
+    return yaml.safe_load((REPO / "environment.yml").read_text())
 
 
 def test_normalise() -> None:
@@ -154,7 +154,7 @@ def test_mpich_is_not_a_main_dependency() -> None:
 
 
 def test_ci_runs_make_test() -> None:
-    script = ROOT / ".ci" / "run"
+    script = REPO / ".ci" / "run"
     assert script.stat().st_mode & 0o111, ".ci/run is not executable"
     lines = [
         line.strip()

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import sample_files
+from tests.helpers import REPO, sample_files
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+README = (REPO / "README.md").read_text()
 
 
 def _blocks(lang: str) -> list[str]:
@@ -100,7 +100,7 @@ def test_training_launch_compare_and_predict_commands(readme_store, sample_dir, 
     place_in_archive(sample_files(), tmp_path / "data" / "abi")
     env = dict(os.environ, OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu", GLOO_SOCKET_IFNAME="lo")
     env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
-    (tmp_path / "configs").symlink_to(Path(__file__).resolve().parents[1] / "configs")
+    (tmp_path / "configs").symlink_to(REPO / "configs")
 
     def local(cmd: str) -> str:
         cmd = cmd.replace("/tmp/abi.zarr", str(readme_store)).replace("/data/abi", "data/abi")

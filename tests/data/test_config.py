@@ -40,3 +40,11 @@ def test_unknown_key_is_named():
 def test_bad_values_are_named(overrides, culprit):
     with pytest.raises(ValidationError, match=culprit):
         DataConfig(store=STORE, **overrides)
+
+
+def test_renamed_key_is_read_for_one_release():
+    """day_sza_max (80 deg, the visible target's daytime) is now target_sza_max."""
+    with pytest.warns(FutureWarning, match="data.day_sza_max is renamed data.target_sza_max"):
+        assert DataConfig(store=STORE, day_sza_max=70.0).target_sza_max == 70.0
+    with pytest.raises(ValidationError, match="old name of data.target_sza_max"):
+        DataConfig(store=STORE, day_sza_max=70.0, target_sza_max=80.0)

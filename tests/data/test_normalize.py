@@ -4,8 +4,7 @@ import torch
 import zarr
 
 from hpc_vqvae.data import Normalizer, PatchDataset
-
-from .helpers import raw
+from tests.helpers import raw
 
 
 def test_range_maps_the_ir_range_to_unit_interval(make_cfg):

@@ -11,9 +11,15 @@ from pathlib import Path
 
 from hpc_vqvae.launch import LaunchConfig, sbatch_text
 from hpc_vqvae.launch.config import minutes
-from tests.helpers import read_metrics, train_env
-
-from .conftest import STEPS, TINY, losses, mlflow_runs, overrides
+from tests.helpers import (
+    JOB_STEPS,
+    TINY,
+    job_overrides,
+    losses,
+    mlflow_runs,
+    read_metrics,
+    train_env,
+)
 
 GOLDEN = Path(__file__).parent / "golden" / "submitit.sbatch"
 
@@ -65,7 +71,7 @@ def test_local_launch_two_processes(train_store, tmp_path):
         tmp_path / "submitit",
         "--run-dir",
         tmp_path / "run",
-        *overrides(train_store, uri),
+        *job_overrides(train_store, uri),
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -73,7 +79,7 @@ def test_local_launch_two_processes(train_store, tmp_path):
     (run,) = mlflow_runs(uri)
     assert run.data.params["world_size"] == "2" and run.info.status == "FINISHED"
     assert f"MLflow run {run.info.run_id}" in proc.stdout
-    assert [r["step"] for r in read_metrics(tmp_path / "run")] == list(range(1, STEPS + 1))
+    assert [r["step"] for r in read_metrics(tmp_path / "run")] == list(range(1, JOB_STEPS + 1))
     assert all(losses(r) for r in read_metrics(tmp_path / "run"))
 
 

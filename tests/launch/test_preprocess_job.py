@@ -17,9 +17,7 @@ import pytest
 import xarray as xr
 
 from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
-from tests.helpers import REPO
-
-from .conftest import job_env, slurm_cmd, wait_for_job
+from tests.helpers import REPO, job_env, slurm_cmd, wait_for_job
 
 JOB_SCRIPT = REPO / "preprocessing" / "preprocess.sbatch"
 

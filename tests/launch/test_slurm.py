@@ -12,16 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import read_metrics
-
-from .conftest import (
-    SCRIPT,
-    STEPS,
+from tests.helpers import (
+    JOB_STEPS,
     TINY,
+    TRAIN_SCRIPT,
     job_env,
+    job_overrides,
     losses,
     mlflow_runs,
-    overrides,
+    read_metrics,
     slurm_cmd,
     wait_for_job,
     wait_for_steps,
@@ -32,7 +31,7 @@ def _sbatch_env(env: dict, store: Path, uri: str, **extra) -> dict:
     return {
         **env,
         "CONFIG": str(TINY),
-        "EXTRA": " ".join(overrides(store, uri)),
+        "EXTRA": " ".join(job_overrides(store, uri)),
         "PYTHON": sys.executable,
         **extra,
     }
@@ -42,7 +41,11 @@ def _submit_script(cwd: Path, env: dict, *sbatch_flags: str) -> str:
     """``sbatch [flags] slurm/train_multinode.sh``, or with no flags the script's own
     submitter mode (``bash slurm/train_multinode.sh`` with resources from the environment)."""
     (cwd / "logs").mkdir(exist_ok=True)
-    cmd = ["sbatch", *sbatch_flags, str(SCRIPT)] if sbatch_flags else ["bash", str(SCRIPT)]
+    cmd = (
+        ["sbatch", *sbatch_flags, str(TRAIN_SCRIPT)]
+        if sbatch_flags
+        else ["bash", str(TRAIN_SCRIPT)]
+    )
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=60)
     assert out.returncode == 0, out.stderr
     return re.search(r"Submitted batch job (\d+)", out.stdout).group(1)
@@ -67,7 +70,7 @@ def test_sbatch_script_runs_on_two_nodes(reference):
     steps = slurm_cmd(env, "sacct", "-n", "-P", "-j", f"{job}.0", "-o", "NTasks,NodeList")
     assert steps.split() == ["2|n[1-2]"]  # one training step of 2 tasks, one per node
     run_dir = cwd / "runs" / f"hpc-vqvae-{job}"
-    assert [r["step"] for r in read_metrics(run_dir)] == list(range(1, STEPS + 1))
+    assert [r["step"] for r in read_metrics(run_dir)] == list(range(1, JOB_STEPS + 1))
     for rank in (0, 1):  # both ranks trained, saved and logged
         assert (run_dir / f"resources_rank{rank}.json").exists()
         assert (cwd / "logs" / f"hpc-vqvae-{job}" / f"rank-{rank}.log").exists()
@@ -111,7 +114,7 @@ def test_sbatch_preemption_requeues_and_resumes_exactly(
     rank0 = (tmp_path / "logs" / f"hpc-vqvae-{job}" / "rank-0.log").read_text()
     assert "checkpoint saved, resume with --resume auto" in rank0
     rows = read_metrics(run_dir)
-    assert [r["step"] for r in rows] == list(range(1, STEPS + 1))
+    assert [r["step"] for r in rows] == list(range(1, JOB_STEPS + 1))
     ref = read_metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
     assert losses(rows[-1]) == losses(ref[-1])
     (run,) = mlflow_runs(uri)  # the resumed job went on in the same MLflow run
@@ -121,7 +124,7 @@ def test_sbatch_preemption_requeues_and_resumes_exactly(
 def _launch(env: dict, cwd: Path, store: Path, uri: str, *args: str):
     cmd = [sys.executable, "-m", "hpc_vqvae.launch", "--config", str(TINY), *args]
     cmd += ["--folder", str(cwd / "submitit"), "--run-dir", str(cwd / "run")]
-    cmd += overrides(store, uri)
+    cmd += job_overrides(store, uri)
     return subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=600)
 
 
@@ -132,7 +135,7 @@ def test_submitit_launch_on_slurm(slurm, train_store, reference, tmp_path):
     job = re.search(r"submitted job (\d+) to Slurm", proc.stdout).group(1)
     assert f"{tmp_path}/submitit/{job}/{job}_0_log.out" in proc.stdout
     (run,) = mlflow_runs(uri)
-    assert f"FINISHED at step {STEPS}: MLflow run {run.info.run_id}" in proc.stdout
+    assert f"FINISHED at step {JOB_STEPS}: MLflow run {run.info.run_id}" in proc.stdout
     assert run.data.params["world_size"] == "2" and run.data.tags["launcher"] == "submitit"
     ref = read_metrics(reference["cwd"] / "runs" / f"hpc-vqvae-{reference['job']}")
     assert losses(read_metrics(tmp_path / "run")[-1]) == losses(ref[-1])

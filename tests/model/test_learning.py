@@ -17,9 +17,8 @@ from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator
 from hpc_vqvae.train.config import load_config
 from hpc_vqvae.train.schedule import lr_factor
 from hpc_vqvae.train.steps import discriminator_step, generator_step
-from tests.helpers import build_store
+from tests.helpers import TINY, build_store
 
-REPO = Path(__file__).resolve().parents[2]
 TRAIN_SECONDS = 600  # a guard only: the run is tiny.yaml's max_steps (~2.5 min on 2 cores)
 
 
@@ -72,7 +71,7 @@ def all_cores():
 
 def test_tiny_vqgan_beats_least_squares(daytime_store, all_cores):
     torch.manual_seed(0)
-    cfg = load_config(REPO / "configs" / "tiny.yaml", [f"data.store={daytime_store}"])
+    cfg = load_config(TINY, [f"data.store={daytime_store}"])
     train = make_loader(cfg.data, "train", cfg.train.batch_size)
     val = make_loader(cfg.data, "val", 32)
     to_refl = train.dataset.normalizer.vis_to_reflectance

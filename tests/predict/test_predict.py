@@ -16,7 +16,6 @@ from hpc_vqvae.abi.projection import FixedGridProjection
 from hpc_vqvae.store import Store
 from tests.helpers import build_store, sample_files, train_cmd
 
-REPO = Path(__file__).resolve().parents[2]
 ENV = dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
 
 

@@ -17,9 +17,7 @@ import zarr
 
 from hpc_vqvae.abi import read_band
 from hpc_vqvae.abi.names import place_in_archive
-from tests.helpers import sample_files
-
-from .conftest import load_store, preprocess_cmd, run_preprocess
+from tests.helpers import REPO, load_store, preprocess_cmd, run_preprocess, sample_files
 
 
 def _report(store: Path) -> dict:
@@ -254,7 +252,7 @@ def test_job_script_runs_the_stage(archive, config_file, clean_store, tmp_path, 
         LAUNCHER=f"{mpiexec} -n 2",
         PYTHON=sys.executable,
     )
-    script = Path(__file__).resolve().parents[2] / "preprocessing" / "preprocess.sbatch"
+    script = REPO / "preprocessing" / "preprocess.sbatch"
     proc = subprocess.run(
         ["bash", str(script)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600
     )

@@ -81,3 +81,17 @@ def test_config_file_errors(tmp_path):
         load_config(bad, {"archive": tmp_path, "output": tmp_path / "s", "years": "2019"})
     with pytest.raises(ConfigError, match="no such file"):
         load_config(tmp_path / "missing.yaml", {})
+
+
+def test_renamed_key_is_read_for_one_release(tmp_path):
+    """day_sza_max (85 deg, statistics and day_fraction) is now stats_sza_max: an old config
+    file still works, with a warning; giving both names is refused."""
+    flags = {"archive": tmp_path, "output": tmp_path / "s.zarr", "years": "2019"}
+    old = tmp_path / "old.yaml"
+    old.write_text("satellite: G17\nday_sza_max: 80.0\n")
+    with pytest.warns(FutureWarning, match="day_sza_max is renamed stats_sza_max"):
+        assert load_config(old, flags).stats_sza_max == 80.0
+    both = tmp_path / "both.yaml"
+    both.write_text("day_sza_max: 80.0\nstats_sza_max: 85.0\n")
+    with pytest.raises(ConfigError, match="day_sza_max is the old name of stats_sza_max"):
+        load_config(both, flags)

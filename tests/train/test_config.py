@@ -1,11 +1,10 @@
-from pathlib import Path
-
 import pytest
 
 from hpc_vqvae.train.config import ConfigError, OptimConfig, load_config
 from hpc_vqvae.train.schedule import lr_factor
+from tests.helpers import REPO
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+CONFIGS = REPO / "configs"
 
 
 def test_paper_config_is_the_reference():
@@ -51,6 +50,14 @@ def test_bad_values_fail_naming_the_field(override, culprit):
     with pytest.raises(ConfigError) as err:
         load_config(CONFIGS / "tiny.yaml", [override])
     assert culprit in str(err.value) and "\n" not in str(err.value)
+
+
+def test_config_file_with_a_renamed_key_still_loads(tmp_path):
+    old = tmp_path / "old.yaml"
+    text = (CONFIGS / "tiny.yaml").read_text()
+    old.write_text(text.replace("target_sza_max: 80.0", "day_sza_max: 75.0"))
+    with pytest.warns(FutureWarning, match="data.day_sza_max is renamed"):
+        assert load_config(old, ["data.store=x.zarr"]).data.target_sza_max == 75.0
 
 
 def test_missing_file():

@@ -6,9 +6,7 @@ from mlflow.tracking import MlflowClient
 
 from hpc_vqvae.train import tracking
 from hpc_vqvae.train.tracking import Tracker
-from tests.helpers import free_port
-
-from .conftest import start_mlflow_server, stop_mlflow_server
+from tests.helpers import free_port, start_mlflow_server, stop_mlflow_server
 
 
 def test_server_outage_is_survived_and_caught_up(tmp_path, monkeypatch):

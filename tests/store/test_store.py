@@ -1,0 +1,77 @@
+"""The store between the stages: its time encoding, its projection record, and stores made
+before this layout's renames, which must keep working (open, resume, feed the data stage)."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import zarr
+
+from hpc_vqvae.abi.epoch import J2000
+from hpc_vqvae.abi.projection import FixedGridProjection
+from hpc_vqvae.data import DataConfig, PatchDataset
+from hpc_vqvae.store import Store, StoreError, StoreNotFound, layout
+from tests.helpers import load_store, preprocess_here
+
+
+def test_time_is_int64_microseconds_since_j2000(train_store):
+    stored = zarr.open_group(train_store, mode="r")["time"]
+    assert stored.dtype == np.int64 and stored.attrs["units"].startswith("microseconds since")
+    decoded = Store.open(train_store).table().time
+    since = (decoded - np.datetime64(J2000, "ns")) // np.timedelta64(1, "us")
+    np.testing.assert_array_equal(stored[:], since)
+    assert all(str(t).endswith(":27.500000000") for t in decoded)  # ABI's .5 s starts, exact
+
+
+def test_projection_record_is_what_the_files_hold(train_store):
+    store = Store.open(train_store)
+    record = store.attrs[layout.PROJECTION]
+    assert store.projection() == FixedGridProjection.from_attrs(record)
+    assert record == {**FixedGridProjection.nominal("G17").as_attrs()}  # the synthetic files'
+    assert store.grid_settings.mask_dqf is True and store.grid_settings.min_valid_fraction == 0.5
+
+
+def test_what_is_not_a_finished_store_is_refused(tmp_path, train_store):
+    with pytest.raises(StoreNotFound, match="does not exist"):
+        Store.open(tmp_path / "nowhere.zarr")
+    with pytest.raises(StoreError, match="not a Zarr group|not a finished store"):
+        Store.open(tmp_path)
+    with pytest.raises(StoreError, match="band C05 is not in data store"):
+        Store.open(train_store).require_arrays(["C13", "C05"])
+
+
+def _as_made_before(path) -> None:
+    """The attributes a store had before the renames: ``day_sza_max``, and a projection
+    record without ``inverse_flattening``."""
+    group = zarr.open_group(path, mode="r+")
+    attrs = dict(group.attrs)
+    attrs["day_sza_max"] = attrs.pop("stats_sza_max")
+    attrs[layout.PROJECTION] = {
+        k: v for k, v in attrs[layout.PROJECTION].items() if k != "inverse_flattening"
+    }
+    group.attrs.clear()
+    group.attrs.update(attrs)
+    layout.consolidate(path)
+
+
+def test_a_store_made_before_the_renames_still_works(train_store, tmp_path):
+    old = tmp_path / "old.zarr"
+    shutil.copytree(train_store, old)
+    _as_made_before(old)
+    store = Store.open(old)
+    assert (
+        "stats_sza_max" not in store.attrs and layout.identity(store.attrs)["stats_sza_max"] == 85
+    )
+    assert store.projection().inverse_flattening is None
+    assert store.projection().longitude_of_projection_origin == -137.0
+    # the preprocessing stage resumes it: the same request finds nothing to do
+    before = load_store(old)
+    preprocess_here(train_store.parent / "abi", old, "2020")
+    report = (tmp_path / "old.zarr.report.json").read_text()
+    assert '"scans_to_do": 0' in report
+    np.testing.assert_array_equal(load_store(old).C13.values, before.C13.values)
+    # and the data stage reads it
+    item = PatchDataset(DataConfig(store=old, patch_size=32, samples_per_epoch=8), "train")[0]
+    assert item["ir"].shape == (3, 32, 32)

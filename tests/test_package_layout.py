@@ -1,0 +1,87 @@
+"""The package reads like the pipeline: data flows one way, so no stage imports a later one
+(the data stage never imports the preprocessing stage), and no module grows past ~400 lines."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO
+
+PACKAGE = REPO / "hpc_vqvae"
+# Stage of each top-level part: a module may import its own stage and earlier ones. Equal
+# numbers are siblings that must not import each other (preprocess and data).
+STAGES = {
+    "errors": 0,
+    "distributed": 0,
+    "abi": 1,
+    "store": 2,
+    "preprocess": 3,
+    "data": 3,
+    "metrics": 4,
+    "model": 5,
+    "train": 6,
+    "launch": 7,
+    "predict": 8,
+    "compare": 8,
+    "synth": 8,
+    "demo": 9,
+}
+MAX_LINES = 400
+
+
+def _part(module: str) -> str:
+    """``hpc_vqvae.abi.reader`` -> ``abi``."""
+    return module.split(".")[1]
+
+
+def _imports(path: Path) -> set[str]:
+    """The hpc_vqvae modules ``path`` imports (absolute or relative, at any depth)."""
+    here = ".".join(path.relative_to(REPO).with_suffix("").parts)
+    package = here if path.name == "__init__.py" else here.rsplit(".", 1)[0]
+    package = package.removesuffix(".__init__")
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                name = ".".join(base + ([node.module] if node.module else []))
+            else:
+                name = node.module or ""
+            found.add(name)
+    return {m for m in found if m.startswith("hpc_vqvae.")}
+
+
+def _modules() -> list[Path]:
+    return sorted(PACKAGE.rglob("*.py"))
+
+
+def test_every_part_has_a_stage():
+    parts = {p.relative_to(PACKAGE).parts[0].removesuffix(".py") for p in _modules()}
+    assert parts - {"__init__"} == set(STAGES)
+
+
+def test_relative_imports_resolve_like_python():
+    """The checker itself: a module's ``from ..x import y`` names what Python would load."""
+    assert _imports(PACKAGE / "data" / "dataset.py") >= {"hpc_vqvae.store", "hpc_vqvae.data.config"}
+    assert "hpc_vqvae.abi.bands" in _imports(PACKAGE / "abi" / "grid.py")
+
+
+@pytest.mark.parametrize("path", _modules(), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_stage_imports_a_later_or_sibling_one(path):
+    here = _part(".".join(path.relative_to(REPO).with_suffix("").parts))
+    wrong = [m for m in _imports(path) if _part(m) != here and STAGES[_part(m)] >= STAGES[here]]
+    assert not wrong, f"{path.relative_to(REPO)} (stage {here}) imports {wrong}"
+
+
+def test_modules_are_small():
+    long = {
+        str(p.relative_to(REPO)): n
+        for p in _modules()
+        if (n := len(p.read_text().splitlines())) > MAX_LINES
+    }
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
