@@ -1,4 +1,5 @@
-"""submitit executors for a launch: Slurm (AutoExecutor) or N local processes."""
+"""submitit executors for a launch: Slurm, or N local processes; and the job script that Slurm
+gets, printed without Slurm being installed (``--dry-run`` on a laptop)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import submitit
 
-from .config import LaunchConfig, LaunchError
+from ..errors import LaunchError
+from .config import LaunchConfig
 
 # Exported in the job before the tasks start; each can be overridden from the environment.
 NCCL_DEFAULTS = (
@@ -19,17 +21,17 @@ NCCL_DEFAULTS = (
 
 
 def slurm_parameters(cfg: LaunchConfig) -> dict:
-    """AutoExecutor parameters for the job: one task per GPU, SIGUSR2 before the limit,
-    requeueable."""
+    """submitit's SlurmExecutor parameters (sbatch's own names): one task per GPU, SIGUSR2
+    before the limit, requeueable."""
     params = {
-        "name": cfg.name,
+        "job_name": cfg.name,
         "nodes": cfg.nodes,
-        "tasks_per_node": cfg.tasks,
+        "ntasks_per_node": cfg.tasks,
         "cpus_per_task": cfg.cpus_per_task,
-        "timeout_min": cfg.time_min,
-        "slurm_signal_delay_s": cfg.signal_delay_s,
-        "slurm_additional_parameters": {"requeue": True},
-        "slurm_setup": [
+        "time": cfg.time_min,
+        "signal_delay_s": cfg.signal_delay_s,
+        "additional_parameters": {"requeue": True},
+        "setup": [
             f"export OMP_NUM_THREADS=${{OMP_NUM_THREADS:-{cfg.cpus_per_task}}}",
             *NCCL_DEFAULTS,
         ],
@@ -37,42 +39,49 @@ def slurm_parameters(cfg: LaunchConfig) -> dict:
     if cfg.gpus_per_node:
         params["gpus_per_node"] = cfg.gpus_per_node
     if cfg.mem_gb:
-        params["mem_gb"] = cfg.mem_gb
+        gb = cfg.mem_gb
+        params["mem"] = f"{int(gb)}GB" if gb == int(gb) else f"{int(gb * 1024)}MB"
     if cfg.partition:
-        params["slurm_partition"] = cfg.partition
+        params["partition"] = cfg.partition
     if cfg.account:
-        params["slurm_account"] = cfg.account
+        params["account"] = cfg.account
     return params
 
 
-def make_executor(cfg: LaunchConfig) -> submitit.AutoExecutor:
+def make_executor(cfg: LaunchConfig) -> submitit.Executor:
     folder = cfg.folder / "%j"
     if cfg.local:
-        ex = submitit.AutoExecutor(folder, cluster="local")
+        ex = submitit.LocalExecutor(folder)
         ex.update_parameters(
-            name=cfg.name,
             nodes=1,
             tasks_per_node=cfg.nodes * cfg.tasks,
             gpus_per_node=cfg.nodes * cfg.gpus_per_node,
             timeout_min=cfg.time_min,
         )
         return ex
-    if shutil.which("sbatch") is None:
+    if shutil.which("sbatch") is None or shutil.which("srun") is None:
         raise LaunchError(
             "no Slurm here (sbatch is not on PATH): run with --local, or on a login node"
         )
-    ex = submitit.AutoExecutor(folder, cluster="slurm")
+    ex = submitit.SlurmExecutor(folder)
     ex.update_parameters(**slurm_parameters(cfg))
     return ex
 
 
+class _ScriptOnly(submitit.SlurmExecutor):
+    """submitit's Slurm executor, to render the job script where Slurm is not installed; it
+    refuses only to start without srun, and this one never submits."""
+
+    @classmethod
+    def affinity(cls) -> int:
+        return 1
+
+
 def sbatch_text(cfg: LaunchConfig, command: str | None = None) -> str:
     """The sbatch script submitit would submit for this launch (``--dry-run``, golden test);
-    creates nothing under ``cfg.folder``."""
+    creates nothing under ``cfg.folder`` and needs no Slurm."""
     with tempfile.TemporaryDirectory() as scratch:  # submitit makes its folder on creation
-        ex = submitit.AutoExecutor(Path(scratch) / "%j", cluster="slurm")
+        ex = _ScriptOnly(Path(scratch) / "%j")
         ex.update_parameters(**slurm_parameters(cfg))
-        inner = ex._executor  # submitit renders the script on its Slurm executor
-        inner.folder = (cfg.folder / "%j").absolute()
-        command = command or inner._submitit_command_str
-        return inner._make_submission_file_text(command, "uid")
+        ex.folder = (cfg.folder / "%j").absolute()
+        return ex._make_submission_file_text(command or ex._submitit_command_str, "uid")

@@ -98,3 +98,15 @@ def test_refusals_are_one_line(tmp_path):
         err = proc.stderr.strip()
         assert culprit in err and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert not (tmp_path / "logs").exists()  # nothing was submitted or written
+
+
+def test_dry_run_needs_no_slurm(tmp_path):
+    """A laptop or a login node without Slurm's tools: the job script is printed all the same,
+    and nothing is written."""
+    no_slurm = {**train_env(), "PATH": str(Path(sys.executable).parent)}  # no srun, no sbatch
+    args = ["--config", TINY, "--nodes", "2", "--gpus-per-node", "4", "--dry-run"]
+    proc = _launch(*args, env=no_slurm, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "#SBATCH --nodes=2" in proc.stdout and "#SBATCH --ntasks-per-node=4" in proc.stdout
+    assert "#SBATCH --signal=USR2@120" in proc.stdout and "#SBATCH --requeue" in proc.stdout
+    assert list(tmp_path.iterdir()) == []
