@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 TEST_ENV := DS_ACCELERATOR=cpu OMP_NUM_THREADS=1 GLOO_SOCKET_IFNAME=lo \
 	HDF5_USE_FILE_LOCKING=FALSE PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 
-.PHONY: venv test demo lint clean
+.PHONY: venv test test-fast demo lint clean
 
 venv: $(VENV)/.installed
 
@@ -27,6 +27,12 @@ $(VENV)/.installed: pyproject.toml
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check hpc_vqvae tests benchmarks
 	env $(TEST_ENV) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# The inner loop: every test not marked slow (no Slurm cluster, no trainer processes, no
+# multi-rank preprocessing runs); a few minutes.
+test-fast: $(VENV)/.installed
+	$(VENV)/bin/ruff check hpc_vqvae tests benchmarks
+	env $(TEST_ENV) $(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The main job end to end on the embedded default (see hpc_vqvae/demo.py); outputs in demo/,
 # reused by a second run. DEMO_ARGS="--max-steps 50" makes a quicker, rougher one.

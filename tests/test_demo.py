@@ -6,9 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 import xarray as xr
 
 from tests.helpers import REPO, train_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.mpi, pytest.mark.deepspeed]
 
 
 def _demo(out, *args):

@@ -61,6 +61,7 @@ def test_reading_example(sample_dir, monkeypatch):
     assert scope["bt"].attrs["units"] == "K" and scope["sza"].shape == (500, 500)
 
 
+@pytest.mark.slow
 def test_model_example(readme_store):
     block = next(b for b in _blocks("python") if "generator_step" in b)
     scope: dict = {}
@@ -92,6 +93,8 @@ def _bash(cmd: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
+@pytest.mark.deepspeed
 def test_training_launch_compare_and_predict_commands(readme_store, sample_dir, tmp_path):
     """Every command of the training, launch and inference sections, as written, with the
     store and archive paths moved here and FAST overrides so that each trains two steps."""

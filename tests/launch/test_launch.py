@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hpc_vqvae.launch import LaunchConfig, sbatch_text
 from hpc_vqvae.launch.config import minutes
 from tests.helpers import (
@@ -59,6 +61,8 @@ def test_slurm_times():
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.deepspeed
 def test_local_launch_two_processes(train_store, tmp_path):
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     proc = _launch(

@@ -19,6 +19,8 @@ import xarray as xr
 from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
 from tests.helpers import REPO, job_env, slurm_cmd, wait_for_job
 
+pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.mpi]
+
 JOB_SCRIPT = REPO / "preprocessing" / "preprocess.sbatch"
 
 

@@ -26,6 +26,8 @@ from tests.helpers import (
     wait_for_steps,
 )
 
+pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.deepspeed]
+
 
 def _sbatch_env(env: dict, store: Path, uri: str, **extra) -> dict:
     return {

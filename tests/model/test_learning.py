@@ -19,6 +19,8 @@ from hpc_vqvae.train.schedule import lr_factor
 from hpc_vqvae.train.steps import discriminator_step, generator_step
 from tests.helpers import TINY, build_store
 
+pytestmark = pytest.mark.slow
+
 TRAIN_SECONDS = 600  # a guard only: the run is tiny.yaml's max_steps (~2.5 min on 2 cores)
 
 

@@ -20,6 +20,8 @@ from hpc_vqvae.predict.translator import Translator
 from hpc_vqvae.store import Store
 from tests.helpers import preprocess_here, run_trainer, small_run, train_env, write_synthetic
 
+pytestmark = [pytest.mark.slow, pytest.mark.deepspeed]
+
 BANDS = ["C05", "C13", "C14"]  # C05 is 1 km: its 2 km means depend on min_valid_fraction
 SETTINGS = {"mask_dqf": False, "min_valid_fraction": 0.9}
 NIGHT = "2020-05-02T08:00"

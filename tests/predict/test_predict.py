@@ -16,6 +16,8 @@ from hpc_vqvae.abi.projection import FixedGridProjection
 from hpc_vqvae.store import Store
 from tests.helpers import build_store, sample_files, train_cmd
 
+pytestmark = [pytest.mark.slow, pytest.mark.deepspeed]
+
 ENV = dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
 
 

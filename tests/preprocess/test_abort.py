@@ -4,6 +4,10 @@ import subprocess
 import sys
 import time
 
+import pytest
+
+pytestmark = pytest.mark.mpi
+
 SCRIPT = """
 from mpi4py import MPI
 from hpc_vqvae.preprocess.parallel import run_or_abort

@@ -19,6 +19,8 @@ from hpc_vqvae.abi import read_band
 from hpc_vqvae.abi.names import place_in_archive
 from tests.helpers import REPO, load_store, preprocess_cmd, run_preprocess, sample_files
 
+pytestmark = [pytest.mark.slow, pytest.mark.mpi]
+
 
 def _report(store: Path) -> dict:
     return json.loads(store.with_name(store.name + ".report.json").read_text())

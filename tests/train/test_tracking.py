@@ -2,11 +2,14 @@
 
 import time
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from hpc_vqvae.train import tracking
 from hpc_vqvae.train.tracking import Tracker
 from tests.helpers import free_port, start_mlflow_server, stop_mlflow_server
+
+pytestmark = pytest.mark.slow
 
 
 def test_server_outage_is_survived_and_caught_up(tmp_path, monkeypatch):

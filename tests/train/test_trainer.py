@@ -20,11 +20,13 @@ from tests.helpers import read_metrics, run_trainer, small_run, train_cmd, train
 EXPERIMENT = "trainer-tests"
 
 
+@pytest.mark.slow
+@pytest.mark.deepspeed
 @pytest.mark.parametrize(
     "stage,launcher,precision",
     [
         (1, "torchrun", "fp32"),
-        (2, "mpiexec", "fp32"),
+        pytest.param(2, "mpiexec", "fp32", marks=pytest.mark.mpi),
         (3, "torchrun", "fp32"),
         (2, "torchrun", "bf16"),
     ],
@@ -77,6 +79,8 @@ def test_zero_stages_on_two_ranks(
     assert artifacts and artifacts[0].endswith(".png")
 
 
+@pytest.mark.slow
+@pytest.mark.deepspeed
 def test_compare_runs(train_store, mlflow_server, tmp_path):
     """After the stage runs above: the runs side by side, the differing params, a PNG."""
     plot = tmp_path / "curves.png"
@@ -104,6 +108,8 @@ def test_compare_runs(train_store, mlflow_server, tmp_path):
     assert "train.zero_stage" in table and "val/ssim best" in table
 
 
+@pytest.mark.slow
+@pytest.mark.deepspeed
 def test_resume_reproduces_an_uninterrupted_run(train_store, tmp_path):
     """2 ranks, ZeRO-2: 8 steps straight == 4 steps, stop, resume, 4 more (every loss term)."""
     overrides = small_run(train_store, 8, "train.zero_stage=2")
@@ -125,6 +131,8 @@ def test_resume_reproduces_an_uninterrupted_run(train_store, tmp_path):
     assert sorted(steps) == list(range(1, 9))
 
 
+@pytest.mark.slow
+@pytest.mark.deepspeed
 def test_sigusr2_checkpoints_stops_and_resumes(train_store, tmp_path):
     """Slurm's pre-emption warning: the run checkpoints at the next step, is marked KILLED,
     and a relaunch continues the same MLflow run to the end."""
@@ -164,6 +172,8 @@ def test_bad_config_fails_before_any_work(train_store, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.deepspeed
 def test_gradient_accumulation_single_process(train_store, tmp_path):
     """No launcher at all, two micro-batches per optimizer step."""
     run_dir = tmp_path / "accum"
