@@ -7,59 +7,20 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import netCDF4
 import numpy as np
 import pytest
 import torch
 import xarray as xr
 
 from hpc_vqvae.abi.grid import GridSettings, grid_scan
-from hpc_vqvae.abi.names import walk_archive
 from hpc_vqvae.predict.sources import find_scan, read_scan
 from hpc_vqvae.predict.translator import Translator
 from hpc_vqvae.store import Store
-from tests.helpers import preprocess_here, run_trainer, small_run, train_env, write_synthetic
+from tests.helpers import train_env
+
+from .conftest import BANDS, FLAGGED, HOLES, NIGHT, SETTINGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.deepspeed]
-
-BANDS = ["C05", "C13", "C14"]  # C05 is 1 km: its 2 km means depend on min_valid_fraction
-SETTINGS = {"mask_dqf": False, "min_valid_fraction": 0.9}
-NIGHT = "2020-05-02T08:00"
-FLAGGED = (slice(200, 210), slice(200, 210))  # C13 pixels with DQF 2 (kept: mask_dqf false)
-HOLES = np.arange(100, 120)  # 2 km pixels (i, i) with one of their four C05 pixels missing
-
-
-def _damage(archive) -> None:
-    """Flag C13 pixels and blank single C05 pixels of the night scan, as real scans have."""
-    for entry in walk_archive(archive, years=[2020], sectors=["M1"]):
-        n = entry.name
-        if f"{n.start:%Y-%m-%dT%H:%M}" != NIGHT or n.band not in (5, 13):
-            continue
-        with netCDF4.Dataset(entry.path, "r+") as ds:
-            var = ds["DQF" if n.band == 13 else "Rad"]
-            var.set_auto_maskandscale(False)
-            values = var[:]
-            if n.band == 13:
-                values[FLAGGED] = 2
-            else:
-                values[2 * HOLES, 2 * HOLES] = var.getncattr("_FillValue")
-            var[:] = values
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("grid")
-    archive = write_synthetic(
-        root / "abi", "2020-05-01", "2020-05-02", 2, (8, 18, 20, 22), bands=(1, 2, 3, 5, 13, 14)
-    )
-    _damage(archive)
-    store = preprocess_here(
-        archive, root / "store.zarr", "2020", input_bands=",".join(BANDS), **SETTINGS
-    )
-    run_dir = root / "run"
-    bands = f"data.input_bands=[{','.join(BANDS)}]"
-    run_trainer(1, "none", small_run(store, 2, bands, "train.val_batches=1"), run_dir)
-    return archive, store, run_dir
 
 
 def _store_scan(store: Store) -> dict[str, np.ndarray]:
@@ -69,7 +30,7 @@ def _store_scan(store: Store) -> dict[str, np.ndarray]:
 
 
 def test_the_checkpoint_carries_the_store_settings(trained):
-    _, store_path, run_dir = trained
+    store_path, run_dir = trained.store, trained.run_dir
     meta = torch.load(run_dir / "generator.pt", weights_only=False)
     assert {k: meta["store"][k] for k in SETTINGS} == SETTINGS
     assert meta["store"]["input_bands"] == BANDS
@@ -78,7 +39,7 @@ def test_the_checkpoint_carries_the_store_settings(trained):
 
 
 def test_prediction_reads_the_scan_as_the_store_holds_it(trained):
-    archive, store_path, run_dir = trained
+    archive, store_path, run_dir = trained.archive, trained.store, trained.run_dir
     in_store = _store_scan(Store.open(store_path))
     assert np.isfinite(in_store["C13"][FLAGGED]).all(), "flagged pixels kept (mask_dqf false)"
     assert np.isnan(in_store["C05"][HOLES, HOLES]).all(), "3 of 4 pixels < 90%: no mean"
@@ -95,7 +56,7 @@ def test_prediction_reads_the_scan_as_the_store_holds_it(trained):
 
 
 def test_predict_output_is_invalid_exactly_where_training_inputs_were(trained, tmp_path):
-    archive, store_path, run_dir = trained
+    archive, store_path, run_dir = trained.archive, trained.store, trained.run_dir
     out = tmp_path / "night.nc"
     cmd = [sys.executable, "-m", "hpc_vqvae.predict", "--checkpoint", str(run_dir)]
     cmd += ["--archive", str(archive), "--time", NIGHT, "--output", str(out)]

@@ -1,11 +1,8 @@
-"""Nighttime inference with a tiny checkpoint made by the real trainer (tracked in a real
-MLflow backend): the real night scan in ../shared/abi-samples, and time ranges of a store."""
+"""Nighttime inference with the tiny checkpoint of ``conftest.trained``: the real night scan in
+../shared/abi-samples, and time ranges of a store."""
 
-import os
 import subprocess
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,51 +11,15 @@ import xarray as xr
 from hpc_vqvae.abi.names import place_in_archive
 from hpc_vqvae.abi.projection import FixedGridProjection
 from hpc_vqvae.store import Store
-from tests.helpers import build_store, sample_files, train_cmd
+from tests.helpers import sample_files, train_env
+
+from .conftest import BANDS
 
 pytestmark = [pytest.mark.slow, pytest.mark.deepspeed]
 
-ENV = dict(os.environ, DS_ACCELERATOR="cpu", OMP_NUM_THREADS="1", GLOO_SOCKET_IFNAME="lo")
-
-
-@dataclass(frozen=True)
-class Trained:
-    run_dir: Path
-    store: Path  # what it trained on: 2020-05-01/02, 18, 20 and 22 UTC
-    tracking_uri: str
-    run_id: str
-
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Trained:
-    from mlflow.tracking import MlflowClient
-
-    root = tmp_path_factory.mktemp("predict")
-    store = build_store(root, "2020-05-01", "2020-05-02", 2, tuple(range(17, 24)))
-    run_dir = root / "run"
-    uri = f"sqlite:///{root}/mlflow.db"
-    client = MlflowClient(tracking_uri=uri)
-    # made here for its artifact folder: by default sample grids would land in ./mlruns
-    client.create_experiment("predict", artifact_location=str(root / "artifacts"))
-    cmd = train_cmd(
-        run_dir,
-        f"data.store={store}",
-        "train.max_steps=3",
-        "train.val_every=3",
-        "train.batch_size=4",
-        "data.val_patches_per_scan=2",
-        "train.val_batches=1",
-        f"train.tracking_uri={uri}",
-        "train.experiment=predict",
-    )
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    (run,) = client.search_runs([client.get_experiment_by_name("predict").experiment_id])
-    return Trained(run_dir, store, uri, run.info.run_id)
-
-
-@pytest.fixture(scope="module")
-def checkpoint(trained) -> Path:
+def checkpoint(trained):
     return trained.run_dir
 
 
@@ -67,7 +28,7 @@ def _predict(*args) -> subprocess.CompletedProcess:
         [sys.executable, "-m", "hpc_vqvae.predict", *map(str, args)],
         capture_output=True,
         text=True,
-        env=ENV,
+        env=train_env(),
         timeout=600,
     )
 
@@ -167,10 +128,10 @@ def test_store_range_to_zarr(trained, tmp_path):
     assert (
         ds.time.dt.day.values.tolist() == [1, 1, 1] and ds.time.to_index().is_monotonic_increasing
     )
-    valid = np.isfinite(src.C11) & np.isfinite(src.C13) & np.isfinite(src.C14)
+    valid = np.all([np.isfinite(src[b]) for b in BANDS], axis=0)
     for c in "RGB":
         assert ds[c].dtype == np.float32 and ds[c].attrs["grid_mapping"] == "goes_imager_projection"
-        np.testing.assert_array_equal(np.isfinite(ds[c]).values, valid.values)
+        np.testing.assert_array_equal(np.isfinite(ds[c]).values, valid)
         assert 0 <= float(ds[c].min()) and float(ds[c].max()) <= np.float32(1.2)
     assert ds.attrs["ai_generated"] == "true" and ds.attrs["Conventions"] == "CF-1.8"
     assert ds.attrs["model_checkpoint"] == str(trained.run_dir.resolve())
