@@ -15,7 +15,7 @@ from .platforms import PLATFORMS
 GRS80 = {"semi_major_axis": 6378137.0, "semi_minor_axis": 6356752.31414}
 GRS80_INVERSE_FLATTENING = 298.2572221  # as NOAA writes it into the L1b files
 ABI_HEIGHT = 35786023.0  # perspective_point_height above the equator (m)
-# What the geometry needs; the other fields have GOES-R's values when a record lacks them.
+# What the geometry needs; a record without the others takes GOES-R's latitude and sweep.
 REQUIRED = (
     "semi_major_axis",
     "semi_minor_axis",

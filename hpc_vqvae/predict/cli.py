@@ -61,7 +61,7 @@ def run_range(args: argparse.Namespace) -> None:
         raise UsageError(f"--batch-size {args.batch_size}: must be at least 1")
     scans = select_scans(args.store, start, end)
     model = Translator.load(resolve_checkpoint(args.checkpoint, args.tracking_uri), args.device)
-    scans.store.require_arrays(model.input_bands)
+    model.check_store(scans.store)
     write_atomic(
         args.output,
         lambda p: write_range(model, scans, p, args.batch_size, args.latlon),

@@ -20,6 +20,7 @@ from ..data.normalize import Normalizer
 from ..errors import UsageError
 from ..model import EXPORT_NAME, VQModel, load_generator
 from ..model.exported import export_path
+from ..store import Store
 from ..train.tracking import RUN_DIR_TAG
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")
@@ -114,6 +115,17 @@ class Translator:
         # with the default grid settings unless their maker changed them.
         grid = GridSettings.from_attrs(meta.get("store", {}))
         return cls(model, meta, data_cfg, norm, grid, checkpoint, device)
+
+    def check_store(self, store: Store) -> None:
+        """A store made with other grid settings than the one the model trained on would feed
+        it other inputs (checkpoints that predate the record cannot tell, and pass)."""
+        store.require_arrays(self.input_bands)
+        if "store" in self.meta and store.grid_settings != self.grid:
+            raise UsageError(
+                f"data store {store.path} was made with {store.grid_settings}, but the model "
+                f"trained on a store made with {self.grid}: preprocess the range with those "
+                "settings"
+            )
 
     @property
     def input_bands(self) -> list[str]:

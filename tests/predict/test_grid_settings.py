@@ -16,7 +16,7 @@ from hpc_vqvae.abi.grid import GridSettings, grid_scan
 from hpc_vqvae.predict.sources import find_scan, read_scan
 from hpc_vqvae.predict.translator import Translator
 from hpc_vqvae.store import Store
-from tests.helpers import train_env
+from tests.helpers import preprocess_here, train_env
 
 from .conftest import BANDS, FLAGGED, HOLES, NIGHT, SETTINGS
 
@@ -68,3 +68,27 @@ def test_predict_output_is_invalid_exactly_where_training_inputs_were(trained, t
     with xr.open_dataset(out) as ds:
         for c in "RGB":
             np.testing.assert_array_equal(np.isfinite(ds[c].values), valid, err_msg=c)
+
+
+def test_a_store_made_with_other_settings_is_refused(trained, tmp_path):
+    """Its inputs would differ from training's: one line naming both settings, nothing written."""
+    other = preprocess_here(
+        trained.archive, tmp_path / "defaults.zarr", "2020", input_bands="C05,C13,C14"
+    )
+    out = tmp_path / "night.zarr"
+    cmd = [sys.executable, "-m", "hpc_vqvae.predict", "--checkpoint", str(trained.run_dir)]
+    cmd += [
+        "--store",
+        str(other),
+        "--start",
+        "2020-05-01",
+        "--end",
+        "2020-05-03",
+        "--output",
+        str(out),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=train_env(), timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    (line,) = proc.stderr.strip().splitlines()
+    assert "mask_dqf=True" in line and "mask_dqf=False" in line and str(other) in line
+    assert not out.exists()
