@@ -1,15 +1,17 @@
 """``python -m hpc_vqvae.demo`` (``make demo``) end to end at a few training steps, then again:
-the second run reuses every stage but the prediction."""
+the second run reuses every stage but the prediction. Its training stage is the test of
+``python -m hpc_vqvae.launch --local`` (two processes, one MLflow run)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
 import pytest
 import xarray as xr
 
-from tests.helpers import REPO, train_env
+from tests.helpers import REPO, losses, mlflow_runs, read_metrics, train_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.mpi, pytest.mark.deepspeed]
 
@@ -30,8 +32,15 @@ def test_demo_end_to_end_then_reuse(mpiexec, tmp_path):
         "$ python -m hpc_vqvae.predict",
     ):
         assert command in first.stdout
+    # training: python -m hpc_vqvae.launch --local, 2 processes (submitit's LocalExecutor)
     assert "2 rank(s) via submitit on cpu | ZeRO 2" in first.stdout
-    assert "job" in first.stdout and "FINISHED at step 4" in first.stdout
+    assert re.search(r"submitted job \d+ locally: 1 node\(s\) x 2 task\(s\)", first.stdout)
+    (run,) = mlflow_runs(f"sqlite:///{out}/mlflow.db")
+    assert run.data.params["world_size"] == "2" and run.info.status == "FINISHED"
+    assert f"FINISHED at step 4: MLflow run {run.info.run_id}" in first.stdout
+    rows = read_metrics(out / "runs" / "tiny")  # tiny.yaml logs step 1, then every 20
+    assert rows[0]["step"] == 1 and losses(rows[0])["train/rec_loss"] > 0
+    assert "train/rec_loss" in run.data.metrics and "val/rmse" in run.data.metrics
     ds = xr.open_dataset(out / "night.nc")
     assert float(ds.solar_zenith_angle.min()) > 90 and bool(ds.R.notnull().all())
     assert (out / "night.png").stat().st_size > 10_000

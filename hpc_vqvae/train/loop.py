@@ -44,33 +44,33 @@ def train(
     loader = make_loader(cfg.data, "train", cfg.train.batch_size, world.rank, world.size)
     val_loader = make_loader(cfg.data, "val", cfg.train.batch_size, world.rank, world.size)
     batches = _batches(loader, state.epoch, state.batch)
-    peak, first, t = cfg.learning_rate(world.size), state.step, cfg.train
+    peak, first, run = cfg.learning_rate(world.size), state.step, cfg.train
     status, requeue = "FINISHED", False
-    checkpoint.seed_rng(state, t.seed + world.rank)  # last: nothing above can shift it
+    checkpoint.seed_rng(state, run.seed + world.rank)  # last: nothing above can shift it
     try:
-        while state.step < t.max_steps:
+        while state.step < run.max_steps:
             t0 = time.perf_counter()
-            lr = peak * lr_factor(state.step, cfg.optim, t.max_steps)
+            lr = peak * lr_factor(state.step, cfg.optim, run.max_steps)
             set_lr(g, lr)
             set_lr(d, lr * cfg.optim.disc_lr_scale)
-            for _ in range(t.grad_accum):
+            for _ in range(run.grad_accum):
                 state.epoch, index, batch = next(batches)
                 log = train_step(g, d, loss_fn, _to(batch, device), state.step)
             state.step, state.batch = state.step + 1, index + 1
 
-            if state.step % t.log_every == 0 or state.step == first + 1:
-                samples = t.batch_size * t.grad_accum * world.size
+            if state.step % run.log_every == 0 or state.step == first + 1:
+                samples = run.batch_size * run.grad_accum * world.size
                 log["train/lr"] = lr
                 log["train/samples_per_s"] = samples / (time.perf_counter() - t0)
                 report.train_step(log, state.step)
-            if state.step % t.val_every == 0 or state.step == t.max_steps:
+            if state.step % run.val_every == 0 or state.step == run.max_steps:
                 metrics, first_batch = validate(
-                    g, val_loader, loader.dataset.normalizer, t.val_batches, device
+                    g, val_loader, loader.dataset.normalizer, run.val_batches, device
                 )
                 report.validation(metrics, first_batch, state.step)
             over = stop_after is not None and state.step - first >= stop_after
             stop_now = any_rank(stop.requested or over, device)
-            if state.step % t.ckpt_every == 0 or stop_now or state.step == t.max_steps:
+            if state.step % run.ckpt_every == 0 or stop_now or state.step == run.max_steps:
                 checkpoint.save(run_dir, state, g, d, world.rank)
             if stop_now:
                 status = "KILLED"
@@ -79,7 +79,7 @@ def train(
                 break
 
         report.resources(world.rank, g, d)
-        if state.step >= t.max_steps:
+        if state.step >= run.max_steps:
             checkpoint.export_generator(run_dir, g, cfg, state, world.rank)
     except BaseException:
         status = "FAILED"
