@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import build_store, require_real, sample_files, samples_path
+from hpc_vqvae.abi.synthetic import DEFAULT_BANDS
+from tests.helpers import build_store, require_real, sample_files, samples_path, write_synthetic
 
 
 @pytest.fixture
@@ -25,6 +26,26 @@ def sample_dir() -> Path:
     path = samples_path()
     require_real("ABI sample files", bool(sample_files()), f"no ABI samples in {path}")
     return path
+
+
+HANDOVER_DAYS = {"G17": ("2023-01-02", "2023-01-04"), "G18": ("2023-01-03", "2023-01-05")}
+
+
+@pytest.fixture(scope="session")
+def handover(tmp_path_factory) -> dict[str, Path]:
+    """Synthetic G17 and G18 meso scans (18 and 20 UTC) on both sides of the GOES-West handover
+    (2023-01-04), each satellite a day past it, as in NOAA's buckets; plus what a selection
+    must leave out (C07, an M2 sector) and a Mode 3 scan of 2019. One tree per satellite."""
+    root = tmp_path_factory.mktemp("handover")
+    trees = {}
+    for satellite, (first, last) in HANDOVER_DAYS.items():
+        trees[satellite] = write_synthetic(
+            root / satellite, first, last, 2, (18, 20), satellite=satellite,
+            bands=(*DEFAULT_BANDS, 7),
+        )  # fmt: skip
+    write_synthetic(trees["G17"], "2023-01-03", "2023-01-03", 2, (18, 20), sector="M2")
+    write_synthetic(trees["G17"], "2019-03-31", "2019-03-31", 2, (18, 20), mode=3)
+    return trees
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ STAGES = {
     "distributed": 0,
     "abi": 1,
     "store": 2,
+    "fetch": 2,
     "preprocess": 3,
     "data": 3,
     "metrics": 4,

@@ -44,6 +44,11 @@ BANDS: dict[int, Band] = {
     )
 }
 
+# The method's bands: longwave IR in, the visible bands of the RGB target (R = C02, B = C01,
+# a synthetic G from C01/C02/C03) out. What preprocessing stores and fetch copies by default.
+INPUT_BANDS = ("C11", "C13", "C14")
+TARGET_BANDS = ("C01", "C02", "C03")
+
 # Native grid sizes of one sector at 2 km; finer bands have 2x or 4x as many pixels per side.
 SECTOR_SHAPE_2KM: dict[str, tuple[int, int]] = {
     "F": (5424, 5424),

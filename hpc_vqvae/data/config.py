@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..abi.bands import band_number
+from ..abi.bands import INPUT_BANDS, band_number
 from ..errors import renamed_keys
 
 CHANNELS = ("R", "G", "B")
@@ -34,7 +34,7 @@ class DataConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     store: Path
-    input_bands: list[str] = ["C11", "C13", "C14"]
+    input_bands: list[str] = list(INPUT_BANDS)
     target: dict[str, dict[str, float]] = DEFAULT_TARGET
     patch_size: int = Field(256, ge=8)
     target_sza_max: float = Field(80.0, gt=0.0, le=180.0)  # the visible target is daytime

@@ -18,7 +18,7 @@ import torch
 import zarr
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..store import Store, open_array
+from ..store import open_array
 from ..store.layout import SZA
 from .config import DataConfig
 from .crops import (
@@ -30,7 +30,7 @@ from .crops import (
     random_origin,
 )
 from .normalize import Normalizer
-from .split import split_days
+from .preflight import open_for_training
 
 SplitName = Literal["train", "val"]
 # Patch mode: scans drawn for one sample before giving up (each is read once, its all-daytime
@@ -51,20 +51,11 @@ class PatchDataset(Dataset):
             raise ValueError(f"rank {rank} is not in 0..{world_size - 1}")
         self.cfg, self.split, self.rank, self.world_size = cfg, split, rank, world_size
         self.epoch = 0
-        store = Store.open(cfg.store)
-        store.require_arrays([*cfg.bands, SZA])
+        store, table, parts = open_for_training(cfg)
         self.normalizer = Normalizer(cfg, store.statistics, f"data store {cfg.store}")
-        table = store.table()
         self.grid_shape = table.grid_shape
-        if cfg.patch_size > min(self.grid_shape):
-            raise ValueError(
-                f"patch_size {cfg.patch_size} exceeds the store grid {self.grid_shape}"
-            )
-        parts = split_days(table, cfg.val_fraction)
         self.times, self.val_days = table.time, parts.val_days
         self.scans = parts.train if split == "train" else parts.val
-        if len(self.scans) == 0:
-            raise ValueError(f"data store {cfg.store}: no written {split} scan has daytime")
         grid = grid_origins(self.grid_shape, cfg.patch_size, cfg.val_patches_per_scan)
         every = [(int(t), y0, x0) for t in parts.val for y0, x0 in grid]
         self._val_items = every[rank::world_size] if split == "val" else []

@@ -61,10 +61,11 @@ def follow(job, poll_s: float = 1.0) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
+    from ..data.preflight import preflight
     from ..train.config import load_config
     from ..train.tracking import default_uri
     from .config import LaunchConfig, minutes
-    from .executor import make_executor, sbatch_text
+    from .executor import make_executor, require_slurm, sbatch_text
     from .job import TrainJob
 
     try:
@@ -76,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.dry_run:
             print(sbatch_text(cfg), end="")
             return 0
+        if not cfg.local:
+            require_slurm()
+        data = preflight(train_cfg.data)
         executor = make_executor(cfg)
     except ValueError as err:  # a UsageError, or a --time that is not Slurm's
         print(f"error: {err}", file=sys.stderr)
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"submitted job {job.job_id} {where}: {cfg.nodes} node(s) x {cfg.tasks} task(s)")
     print(f"  logs     {job.paths.stdout} (.err beside it; one pair per task)")
     print(f"  run dir  {run_dir.resolve()}")
+    print(f"  data     {data}")
     uri = default_uri(run_dir, train_cfg.train.tracking_uri)
     print(f"  MLflow   experiment {train_cfg.train.experiment!r}, run {run_dir.name!r} at {uri}")
     if not args.wait:

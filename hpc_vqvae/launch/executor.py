@@ -48,7 +48,15 @@ def slurm_parameters(cfg: LaunchConfig) -> dict:
     return params
 
 
+def require_slurm() -> None:
+    if shutil.which("sbatch") is None or shutil.which("srun") is None:
+        raise LaunchError(
+            "no Slurm here (sbatch is not on PATH): run with --local, or on a login node"
+        )
+
+
 def make_executor(cfg: LaunchConfig) -> submitit.Executor:
+    """Creates submitit's folder: call it once the launch has passed its checks."""
     folder = cfg.folder / "%j"
     if cfg.local:
         ex = submitit.LocalExecutor(folder)
@@ -59,10 +67,7 @@ def make_executor(cfg: LaunchConfig) -> submitit.Executor:
             timeout_min=cfg.time_min,
         )
         return ex
-    if shutil.which("sbatch") is None or shutil.which("srun") is None:
-        raise LaunchError(
-            "no Slurm here (sbatch is not on PATH): run with --local, or on a login node"
-        )
+    require_slurm()
     ex = submitit.SlurmExecutor(folder)
     ex.update_parameters(**slurm_parameters(cfg))
     return ex

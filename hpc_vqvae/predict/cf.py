@@ -14,6 +14,7 @@ import xarray as xr
 from ..abi.geometry import fixed_grid_lonlat
 from ..abi.grid import GriddedScan
 from ..abi.projection import FixedGridProjection
+from ..errors import UsageError
 from ..store.layout import FIXED_GRID_X, FIXED_GRID_Y
 from .sources import ScanBatch, StoreRange, iso
 from .translator import Translator
@@ -150,19 +151,30 @@ class RangeLayout:
 
     @classmethod
     def of(cls, model: Translator, scans: StoreRange, latlon: bool) -> RangeLayout:
+        """One grid mapping serves the range: its scans must share a projection (a range
+        across a handover to a satellite on another longitude is refused, in one line)."""
         group, store = scans.store.group, scans.store.attrs
+        projections = scans.store.scan_projections(scans.index)
+        satellites = scans.store.scan_satellites(scans.index)
+        for i, proj in enumerate(projections):
+            if proj != projections[0]:
+                raise UsageError(
+                    f"the range changes fixed grid at {iso(scans.time[i])} ({satellites[i]}, "
+                    f"projection longitude {proj.longitude_of_projection_origin} after "
+                    f"{projections[0].longitude_of_projection_origin}): predict each side alone"
+                )
         x = np.asarray(group[FIXED_GRID_X].oindex[scans.index])
         y = np.asarray(group[FIXED_GRID_Y].oindex[scans.index])
         shared = bool(
             np.abs(x - x[0]).max() < SAME_GRID_RAD and np.abs(y - y[0]).max() < SAME_GRID_RAD
         )
-        attrs = global_attrs(model, store["satellite"], store["sector"])
+        attrs = global_attrs(model, ",".join(sorted(set(satellites))), store["sector"])
         attrs.update(
             source_store=str(scans.store.path.resolve()),
             time_coverage_start=iso(scans.time[0]),
             time_coverage_end=iso(scans.time[-1]),
         )
-        return cls(scans.store.projection(), shared, latlon, attrs)
+        return cls(projections[0], shared, latlon, attrs)
 
 
 def batch_dataset(batch: ScanBatch, rgb: np.ndarray, layout: RangeLayout) -> xr.Dataset:

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..abi.platforms import SATELLITE_CHOICES, satellite_on
 from ..errors import UsageError
 from .cf import scan_dataset
 from .quicklook import quicklook
@@ -30,7 +31,8 @@ from .writers import scan_writer, write_atomic, write_range
 def run_scan(args: argparse.Namespace) -> None:
     model = Translator.load(resolve_checkpoint(args.checkpoint, args.tracking_uri), args.device)
     when = parse_time("--time", args.time)
-    files = find_scan(args.archive, when, args.satellite, args.sector, model.input_bands)
+    satellite = satellite_on(args.satellite, when)
+    files = find_scan(args.archive, when, satellite, args.sector, model.input_bands)
     scan = read_scan(files, model.input_bands, model.grid)
     bt = np.stack([scan.bands[b] for b in model.input_bands])
     sza = scan.sun_zenith()
@@ -87,7 +89,12 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--archive", type=Path, help="ABI-L1b-Rad*/YYYY/JJJ/HH tree (one scan)")
     source.add_argument("--store", type=Path, help="a preprocessed Zarr store (a time range)")
     p.add_argument("--time", help="with --archive: scan start, e.g. 2019-12-01T10:27 (UTC)")
-    p.add_argument("--satellite", default="G17", help="with --archive")
+    p.add_argument(
+        "--satellite",
+        default="west",
+        choices=SATELLITE_CHOICES,
+        help="with --archive: G16..G19, or east/west: the slot's satellite on that day",
+    )
     p.add_argument("--sector", default="M1", help="with --archive")
     p.add_argument("--start", help="with --store: first scan start, inclusive (UTC)")
     p.add_argument("--end", help="with --store: last scan start, inclusive (UTC)")

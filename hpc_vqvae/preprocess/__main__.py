@@ -18,7 +18,11 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--years", help="e.g. 2019-2023, 2021, or 2019,2021")
     p.add_argument("--archive", type=Path, help="root of the ABI-L1b-Rad*/YYYY/JJJ/HH tree")
     p.add_argument("--output", type=Path, help="the Zarr store to write (STORE.zarr)")
-    p.add_argument("--satellite", help="G16..G19")
+    p.add_argument(
+        "--satellite",
+        help="G16..G19, or east/west: the slot's operational satellite of each day (default "
+        "west: G17, then G18 from 2023-01-04)",
+    )
     p.add_argument("--sector", help="F, C, M1 or M2")
     p.add_argument("--hours", help="UTC hours to keep, e.g. 18-21 (inclusive)")
     p.add_argument("--every", help="keep scans whose minute of day is a multiple, e.g. 5min")

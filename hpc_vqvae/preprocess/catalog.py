@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..abi.names import ABIFileName, walk_archive
+from ..abi.platforms import satellite_on
 from .config import PreprocessConfig
 
 
@@ -42,7 +43,9 @@ class Catalog:
 
 
 def _wanted(name: ABIFileName, cfg: PreprocessConfig) -> bool:
-    if (name.satellite, name.sector) != (cfg.satellite, cfg.sector):
+    """The sector, years, hours and cadence asked for, from the satellite asked for: a fixed
+    one, or (east, west) the one that served the slot on the scan's UTC day."""
+    if (name.satellite, name.sector) != (satellite_on(cfg.satellite, name.start), cfg.sector):
         return False
     if name.start.year not in cfg.years:
         return False

@@ -9,8 +9,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ..abi.bands import band_number
+from ..abi.bands import INPUT_BANDS, TARGET_BANDS, band_number
 from ..abi.grid import GridSettings
+from ..abi.platforms import SATELLITE_CHOICES
 from ..abi.selection import parse_every, parse_hours, parse_years
 from ..errors import ConfigError, one_line, renamed_keys
 
@@ -36,12 +37,12 @@ class PreprocessConfig(BaseModel):
     archive: Path
     output: Path
     years: list[int]
-    satellite: Literal["G16", "G17", "G18", "G19"] = "G17"
+    satellite: Literal[SATELLITE_CHOICES] = "west"  # type: ignore[valid-type]  # or G16..G19
     sector: Literal["F", "C", "M1", "M2"] = "M1"
     hours: list[int] | None = None  # UTC hours kept (inclusive ranges); None keeps all
     every: timedelta | None = None  # keep scans whose minute of day is a multiple
-    input_bands: list[str] = ["C11", "C13", "C14"]
-    target_bands: list[str] = ["C01", "C02", "C03"]
+    input_bands: list[str] = list(INPUT_BANDS)
+    target_bands: list[str] = list(TARGET_BANDS)
     mask_dqf: bool = True
     min_valid_fraction: float = Field(0.5, gt=0.0, le=1.0)  # of fine pixels in a 2 km mean
     stats_sza_max: float = Field(85.0, gt=0.0, le=180.0)  # daytime for statistics, day_fraction

@@ -151,9 +151,10 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
     if comm.rank != 0:
         comm.barrier()
         return None
+    held = {}
     if plan.n_slots:
         projection = next((r["projection"] for r in results if r["projection"]), None)
-        writer.finalize(cfg.output, statistics, projection)
+        held = writer.finalize(cfg.output, statistics, projection)
     comm.barrier()
     wall = time.perf_counter() - t0
     written = sum(r["written"] for r in results)
@@ -171,6 +172,7 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
         "wall_s": wall,
         "scans_per_s": written / wall if wall > 0 else 0.0,
         "work_s": max(r["work_s"] for r in results),  # the per-scan phase, slowest rank
+        "satellites": held,
         "statistics": statistics,
         "config": cfg.describe(),
     }
@@ -189,6 +191,10 @@ def summary_lines(report: dict) -> list[str]:
         f"{len(report['skipped'])}",
         f"read {report['gb_read']:.3f} GB in {report['wall_s']:.1f} s on {report['ranks']} "
         f"rank(s): {report['scans_per_s']:.2f} scans/s",
+    ]
+    lines += [
+        f"  {sat}: {held['scans']} scans in the store, {held['first']} .. {held['last']}"
+        for sat, held in report["satellites"].items()
     ]
     lines += [f"  {n} x {reason}" for reason, n in reasons.most_common()]
     lines.append(f"store {report['store']}; report {report_path(Path(report['store']))}")

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..abi.bands import BANDS, band_number
-from ..abi.grid import grid_scan
+from ..abi.grid import ScanError, grid_scan
+from ..abi.platforms import PLATFORMS
 from ..abi.projection import FixedGridProjection
 from . import stats
 from .catalog import Scan
@@ -17,6 +18,7 @@ from .config import PreprocessConfig
 
 @dataclass
 class ScanResult:
+    satellite: str  # G16..G19, as its files say
     bands: dict[str, np.ndarray]  # (ny, nx) float32 on the 2 km grid
     sza: np.ndarray  # (ny, nx) float32, degrees
     x: np.ndarray  # (nx,) scan angle of the 2 km pixel centres, radians
@@ -30,6 +32,7 @@ class ScanResult:
 def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> ScanResult:
     """Raises abi.grid.ScanError with the reason when the scan cannot be used."""
     gridded = grid_scan(scan.files, cfg.bands, cfg.grid_settings, shape)
+    _check_platform(scan, gridded.attrs["platform"], gridded.projection)
     sza = gridded.sun_zenith()
     on_disk = np.isfinite(sza)
     day = on_disk & (sza < cfg.stats_sza_max)
@@ -39,6 +42,7 @@ def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> S
         for b, v in gridded.bands.items()
     ]
     return ScanResult(
+        gridded.attrs["platform"],
         gridded.bands,
         sza,
         gridded.x,
@@ -48,3 +52,14 @@ def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> S
         gridded.bytes_read,
         gridded.projection,
     )
+
+
+def _check_platform(scan: Scan, platform: str, proj: FixedGridProjection) -> None:
+    """The files are the satellite their names say, on a GOES-R fixed grid: a store records
+    one ellipsoid and height for all its scans, and each scan's own projection longitude."""
+    if platform != scan.satellite or platform not in PLATFORMS:
+        raise ScanError("wrong satellite", f"{scan.label}: the files say platform {platform!r}")
+    goes_r = FixedGridProjection.nominal(platform)
+    shape = ("semi_major_axis", "semi_minor_axis", "perspective_point_height")
+    if any(abs(getattr(proj, k) - getattr(goes_r, k)) > 1e-3 for k in shape):
+        raise ScanError("not a GOES-R fixed grid", f"{scan.label}: projection {proj}")

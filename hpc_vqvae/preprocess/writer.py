@@ -75,6 +75,23 @@ def template(cfg: PreprocessConfig, times: np.ndarray, shape: tuple[int, int], n
             "flag_meanings": "failed pending written",
         },
     )
+    data[layout.PLATFORM] = (
+        ("time",),
+        empty((), np.int8, 0),
+        {
+            "long_name": "satellite of the scan (its GOES number; 0: not written)",
+            "flag_values": [16, 17, 18, 19],
+            "flag_meanings": "G16 G17 G18 G19",
+        },
+    )
+    data[layout.PROJECTION_LON] = (
+        ("time",),
+        empty((), np.float64, np.nan),
+        {
+            "units": "degrees_east",
+            "long_name": "longitude_of_projection_origin of the scan's fixed grid",
+        },
+    )
     data[layout.BAND_STATS] = (
         ("time", "band", "stat"),
         empty((nb, len(layout.BAND_STAT_FIELDS)), np.float64, np.nan),
@@ -100,6 +117,8 @@ def encoding(cfg: PreprocessConfig, shape: tuple[int, int]) -> dict:
     enc[layout.FIXED_GRID_Y] = {"chunks": (s, ny), "compressors": zstd}
     enc[layout.DAY_FRACTION] = {"chunks": (s,)}
     enc[layout.WRITTEN] = {"chunks": (s,)}
+    enc[layout.PLATFORM] = {"chunks": (s,)}
+    enc[layout.PROJECTION_LON] = {"chunks": (s,)}
     enc[layout.BAND_STATS] = {"chunks": (s, len(cfg.bands), len(layout.BAND_STAT_FIELDS))}
     enc["time"] = {"chunks": (max(s, 1024),), **layout.TIME_ENCODING}
     return enc
@@ -123,6 +142,12 @@ def read_state(path: Path) -> tuple[np.ndarray, np.ndarray, dict] | None:
         attrs = {}
     if attrs.get(layout.LAYOUT_KEY) == layout.TEMPLATE_PENDING:
         return None
+    if attrs.get(layout.LAYOUT_KEY) in layout.READABLE_VERSIONS[:-1]:
+        raise StoreError(
+            f"{path}: a store of layout {attrs[layout.LAYOUT_KEY]} (before scans recorded their "
+            "satellite): it still opens for training and prediction, but is not resumed or "
+            "appended to; write the new scans to another --output"
+        )
     if attrs.get(layout.LAYOUT_KEY) != layout.LAYOUT_VERSION:
         raise StoreError(
             f"{path}: exists and is not a store of this stage; use --overwrite "
@@ -201,10 +226,32 @@ def write_slots(
         arrays[layout.FIXED_GRID_X][region] = stack(lambda r: r.x, np.full(nx, np.nan))
         arrays[layout.FIXED_GRID_Y][region] = stack(lambda r: r.y, np.full(ny, np.nan))
         arrays[layout.DAY_FRACTION][region] = stack(lambda r: r.day_fraction, np.nan)
+        arrays[layout.PLATFORM][region] = stack(lambda r: layout.platform_code(r.satellite), 0)
+        lon = stack(lambda r: r.projection.longitude_of_projection_origin, np.nan)
+        arrays[layout.PROJECTION_LON][region] = lon
         nan_stats = np.full((len(cfg.bands), len(layout.BAND_STAT_FIELDS)), np.nan)
         arrays[layout.BAND_STATS][region] = stack(lambda r: r.stats, nan_stats)
     flags = [layout.SCAN_WRITTEN if r is not None else layout.SCAN_FAILED for r in results]
     arrays[layout.WRITTEN][region] = np.array(flags, np.int8)
+
+
+def satellites(path: Path) -> dict:
+    """satellite -> scans written, first and last scan start: which satellites a store (or a
+    west/east request across a handover) holds."""
+    group = zarr.open_group(path, mode="r")
+    with xr.open_zarr(path, consolidated=False) as ds:
+        time = ds["time"].values
+    written = group[layout.WRITTEN][:] == layout.SCAN_WRITTEN
+    codes = group[layout.PLATFORM][:]
+    out = {}
+    for code in sorted(set(codes[written].tolist())):
+        times = np.sort(time[written & (codes == code)])
+        out[layout.platform_name(code)] = {
+            "scans": int(times.size),
+            "first": str(times[0].astype("datetime64[s]")),
+            "last": str(times[-1].astype("datetime64[s]")),
+        }
+    return out
 
 
 def read_stats(path: Path, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
@@ -213,11 +260,14 @@ def read_stats(path: Path, start: int, stop: int) -> tuple[np.ndarray, np.ndarra
     return group[layout.WRITTEN][start:stop], group[layout.BAND_STATS][start:stop]
 
 
-def finalize(path: Path, statistics: dict, projection: FixedGridProjection | None = None) -> None:
-    """Store the statistics (and the fixed-grid projection, as read from the files of this
-    run's first scan) and consolidate the metadata, once, at the end (rank 0)."""
+def finalize(path: Path, statistics: dict, projection: FixedGridProjection | None = None) -> dict:
+    """Store the statistics, the satellites of the written scans (and the fixed-grid
+    projection, as read from the files of this run's first scan) and consolidate the
+    metadata, once, at the end (rank 0). Returns the satellites."""
     group = zarr.open_group(path, mode="r+")
     group.attrs[layout.STATISTICS] = statistics
+    held = group.attrs[layout.SATELLITES] = satellites(path)
     if projection is not None:
         group.attrs[layout.PROJECTION] = projection.as_attrs()
     layout.consolidate(path)
+    return held

@@ -21,7 +21,8 @@ from ..abi.bands import BANDS, band_number
 from ..abi.epoch import J2000
 
 LAYOUT_KEY = "hpc_vqvae_layout"  # LAYOUT_VERSION once the template is complete
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: each scan records its satellite and projection longitude
+READABLE_VERSIONS = (1, 2)  # what the data stage and prediction open
 TEMPLATE_PENDING = "template-in-progress"  # LAYOUT_KEY while the template is being written
 
 # Arrays besides the bands (time is the scan start, UTC).
@@ -31,6 +32,8 @@ DAY_FRACTION = "day_fraction"  # (time,) share of on-disk pixels with sza < stat
 WRITTEN = "written"  # (time,) int8 flag, see below
 BAND_STATS = "band_stats"  # (time, band, stat) per-scan partial statistics
 BAND_STAT_FIELDS = ("count", "mean", "m2", "min", "max")
+PLATFORM = "platform"  # (time,) int8: the scan's satellite as its number (17: G17); 0 pending
+PROJECTION_LON = "projection_longitude"  # (time,) float64: its longitude_of_projection_origin
 SCAN_FAILED, SCAN_PENDING, SCAN_WRITTEN = -1, 0, 1  # values of WRITTEN
 
 # Time as int64 microseconds since J2000: exact for ABI's tenth-of-a-second stamps.
@@ -39,6 +42,8 @@ TIME_ENCODING = {"units": f"microseconds since {J2000:%Y-%m-%d %H:%M:%S}", "dtyp
 # Attributes.
 STATISTICS = "statistics"  # band -> count, mean, std, min, max (visible bands: daytime only)
 PROJECTION = "projection"  # the FixedGridProjection read from the files, as attributes
+# (the first scan's; the scans' own longitudes are PROJECTION_LON, the rest is GOES-R's)
+SATELLITES = "satellites"  # satellite -> {"scans", "first", "last"} of the written scans
 # What must match for a store to be resumed or appended to (and what the model was fed).
 IDENTITY = (
     "satellite",
@@ -59,6 +64,15 @@ def identity(attrs: Mapping) -> dict:
     """The store's identity attributes, under today's names whatever its age."""
     renamed = {LEGACY_ATTRS.get(k, k): v for k, v in attrs.items()}
     return {k: renamed.get(k) for k in IDENTITY}
+
+
+def platform_code(satellite: str) -> int:
+    """``G17`` -> 17, as the PLATFORM array holds it."""
+    return int(satellite.removeprefix("G"))
+
+
+def platform_name(code: int) -> str:
+    return f"G{int(code)}"
 
 
 def band_attrs(name: str) -> dict:

@@ -7,7 +7,7 @@ worker can import it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +57,7 @@ class Store:
             group = zarr.open_group(path, mode="r")
         except Exception as err:  # noqa: BLE001 (any reason it does not open as a Zarr group)
             raise StoreError(f"data store {path}: not a Zarr group ({err})") from None
-        if group.attrs.get(layout.LAYOUT_KEY) != layout.LAYOUT_VERSION:
+        if group.attrs.get(layout.LAYOUT_KEY) not in layout.READABLE_VERSIONS:
             raise StoreError(
                 f"data store {path}: not a finished store of hpc_vqvae.preprocess "
                 f"(attribute {layout.LAYOUT_KEY}={group.attrs.get(layout.LAYOUT_KEY)!r})"
@@ -88,6 +88,22 @@ class Store:
                 return FixedGridProjection.nominal(self.attrs.get("satellite", "?"))
             except ValueError as err:
                 raise StoreError(f"data store {self.path}: {err}") from None
+
+    def scan_projections(self, positions: Sequence[int]) -> list[FixedGridProjection]:
+        """Each scan's own projection: the store's record with the scan's projection
+        longitude (stores of layout 1 recorded one projection for all their scans)."""
+        record = self.projection()
+        if layout.PROJECTION_LON not in self.group:
+            return [record] * len(positions)
+        lon = self.group[layout.PROJECTION_LON].oindex[np.asarray(positions, int)]
+        return [replace(record, longitude_of_projection_origin=float(x)) for x in lon]
+
+    def scan_satellites(self, positions: Sequence[int]) -> list[str]:
+        """Each scan's satellite (layout 1: the store's one)."""
+        if layout.PLATFORM not in self.group:
+            return [self.attrs["satellite"]] * len(positions)
+        codes = self.group[layout.PLATFORM].oindex[np.asarray(positions, int)]
+        return [layout.platform_name(c) for c in codes]
 
     def require_arrays(self, names: Sequence[str]) -> None:
         """Every band asked for must be a (time, y, x) array of the store."""

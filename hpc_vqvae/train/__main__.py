@@ -33,14 +33,20 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
-    from ..errors import ConfigError
+    from ..data.preflight import preflight
+    from ..errors import UsageError
     from .config import load_config
+    from .world import detect
 
     try:
         cfg = load_config(args.config, args.overrides)
-    except ConfigError as err:
-        print(f"error: {err}", file=sys.stderr)
+        data = preflight(cfg.data)  # the same on every rank, before the process group
+    except UsageError as err:
+        if detect().is_main:  # one line for the job, not one per rank
+            print(f"error: {err}", file=sys.stderr)
         return 2
+    if detect().is_main:
+        print(data, flush=True)
     from .loop import train
 
     run_dir = args.run_dir or cfg.train.out_dir / args.config.stem

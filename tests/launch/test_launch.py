@@ -68,6 +68,7 @@ def test_refusals_are_one_line(tmp_path):
         (["--config", TINY, "--time", "soon"], "soon"),
         (["--config", TINY, "train.max_stepz=3"], "max_stepz"),
         (["--config", TINY, "--nodes", "2"], "no Slurm here"),
+        (["--config", TINY, "--local", f"data.store={tmp_path}/none.zarr"], "does not exist"),
     ]
     for args, culprit in cases:
         proc = _launch(*args, env=no_slurm, cwd=tmp_path)

@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
+import xarray as xr
 import zarr
 
 from hpc_vqvae.abi.epoch import J2000
@@ -43,35 +44,47 @@ def test_what_is_not_a_finished_store_is_refused(tmp_path, train_store):
 
 
 def _as_made_before(path) -> None:
-    """The attributes a store had before the renames: ``day_sza_max``, and a projection
-    record without ``inverse_flattening``."""
-    group = zarr.open_group(path, mode="r+")
+    """A store as layout 1 wrote it: no per-scan satellite or projection longitude, the
+    satellite as given (G17), ``day_sza_max``, and no ``inverse_flattening`` in the record."""
+    for name in (layout.PLATFORM, layout.PROJECTION_LON):
+        shutil.rmtree(path / name)
+    group = zarr.open_group(path, mode="r+", use_consolidated=False)
     attrs = dict(group.attrs)
     attrs["day_sza_max"] = attrs.pop("stats_sza_max")
     attrs[layout.PROJECTION] = {
         k: v for k, v in attrs[layout.PROJECTION].items() if k != "inverse_flattening"
     }
+    attrs.update({layout.LAYOUT_KEY: 1, "satellite": "G17"})
+    for key in (layout.SATELLITES,):
+        attrs.pop(key)
     group.attrs.clear()
     group.attrs.update(attrs)
     layout.consolidate(path)
 
 
-def test_a_store_made_before_the_renames_still_works(train_store, tmp_path):
+def test_a_store_of_layout_1_still_opens_and_feeds_training(train_store, tmp_path):
     old = tmp_path / "old.zarr"
     shutil.copytree(train_store, old)
     _as_made_before(old)
     store = Store.open(old)
-    assert (
-        "stats_sza_max" not in store.attrs and layout.identity(store.attrs)["stats_sza_max"] == 85
-    )
+    assert layout.identity(store.attrs)["stats_sza_max"] == 85
     assert store.projection().inverse_flattening is None
-    assert store.projection().longitude_of_projection_origin == -137.0
-    # the preprocessing stage resumes it: the same request finds nothing to do
-    before = load_store(old)
-    preprocess_here(train_store.parent / "abi", old, "2020")
-    report = (tmp_path / "old.zarr.report.json").read_text()
-    assert '"scans_to_do": 0' in report
-    np.testing.assert_array_equal(load_store(old).C13.values, before.C13.values)
-    # and the data stage reads it
+    n = len(store.table().time)
+    assert store.scan_satellites(range(n)) == ["G17"] * n
+    assert {p.longitude_of_projection_origin for p in store.scan_projections(range(n))} == {-137.0}
     item = PatchDataset(DataConfig(store=old, patch_size=32, samples_per_epoch=8), "train")[0]
     assert item["ir"].shape == (3, 32, 32)
+    # the preprocessing stage does not resume it: one line, the store untouched
+    before = load_store(old)
+    with pytest.raises(StoreError, match="store of layout 1"):
+        preprocess_here(train_store.parent / "abi", old, "2020", satellite="G17")
+    xr.testing.assert_identical(load_store(old), before)
+
+
+def test_each_scan_records_its_satellite_and_projection(train_store):
+    store = Store.open(train_store)
+    n = len(store.table().time)
+    assert store.scan_satellites(range(n)) == ["G17"] * n  # west in 2020
+    lon = zarr.open_group(train_store, mode="r")[layout.PROJECTION_LON][:]
+    np.testing.assert_array_equal(lon, -137.0)
+    assert store.attrs[layout.SATELLITES]["G17"]["scans"] == n

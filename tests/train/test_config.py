@@ -1,5 +1,6 @@
 import pytest
 
+from hpc_vqvae.abi.bands import SECTOR_SHAPE_2KM
 from hpc_vqvae.train.config import ConfigError, OptimConfig, load_config
 from hpc_vqvae.train.schedule import lr_factor
 from tests.helpers import REPO
@@ -18,8 +19,11 @@ def test_paper_config_is_the_reference():
         256,
     )
     assert cfg.optim.base_lr == 4.5e-6 and cfg.optim.betas == (0.5, 0.9)
-    assert cfg.loss.disc_weight == 0.2 and cfg.data.patch_size == 512
-    assert cfg.data.input_bands == ["C11", "C13", "C14"]
+    assert cfg.loss.disc_weight == 0.2 and cfg.data.input_bands == ["C11", "C13", "C14"]
+    # it runs on the meso stores the README fetches: a crop fits a 500 x 500 scan with room
+    # to move, in whole steps of the model's downsampling
+    assert cfg.data.patch_size == 256 and cfg.data.patch_size % m.downsampling == 0
+    assert cfg.data.patch_size < min(SECTOR_SHAPE_2KM["M1"])
 
 
 def test_learning_rate_scales_with_samples_per_step():

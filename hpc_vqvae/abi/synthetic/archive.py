@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..bands import BANDS
+from ..bands import BANDS, INPUT_BANDS, TARGET_BANDS, band_number
 from ..geometry import fixed_grid_lonlat, sun_zenith
 from ..projection import FixedGridProjection
 from .scene import Scene
 from .sectors import frame_for, scan_times
 from .writer import L1bScan, scan_name, write_l1b
 
-DEFAULT_BANDS = (1, 2, 3, 11, 13, 14)
+DEFAULT_BANDS = tuple(sorted(band_number(b) for b in (*INPUT_BANDS, *TARGET_BANDS)))
 
 
 @dataclass(frozen=True)

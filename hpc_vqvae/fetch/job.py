@@ -1,0 +1,154 @@
+"""The fetch, top to bottom: check the buckets, list the hour folders, keep what is wanted and
+not already here, copy the rest concurrently, and report."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..errors import UsageError
+from .config import FetchConfig
+from .plan import Prefix, Remote, bucket, prefixes, satellites_of, select
+from .transfer import Copied, Manifest, copy, is_complete
+
+DEFAULT_ENDPOINT = "https://s3.amazonaws.com"
+
+
+def endpoint() -> str:
+    """Where requests go: the standard ``AWS_ENDPOINT_URL`` (any S3-compatible store), else
+    AWS, where NOAA's buckets are (us-east-1)."""
+    return os.environ.get("AWS_ENDPOINT_URL", DEFAULT_ENDPOINT)
+
+
+def connect():
+    """Anonymous S3 (NOAA's buckets are public): no account, no credentials looked up."""
+    import s3fs
+
+    os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+    return s3fs.S3FileSystem(
+        anon=True,
+        skip_instance_cache=True,
+        config_kwargs={
+            "connect_timeout": 10,
+            "read_timeout": 60,
+            "retries": {"max_attempts": 3, "mode": "standard"},
+        },
+    )
+
+
+def _unreachable(err: Exception) -> UsageError:
+    first = str(err).splitlines()[0][:200] if str(err) else ""
+    return UsageError(f"cannot reach S3 at {endpoint()} ({type(err).__name__}: {first})")
+
+
+def check_buckets(fs, satellites) -> None:
+    """Each bucket answers: a one-line error for a missing bucket or no connection at all."""
+    for satellite in satellites:
+        name = bucket(satellite)
+        try:
+            fs.ls(name, refresh=True)
+        except FileNotFoundError:
+            raise UsageError(f"s3://{name}: no such bucket at {endpoint()}") from None
+        except Exception as err:  # noqa: BLE001 (botocore, aiohttp and socket errors alike)
+            raise _unreachable(err) from None
+
+
+def _listing(fs, prefix: Prefix) -> list[dict]:
+    try:
+        return fs.ls(prefix.path, detail=True, refresh=True)
+    except FileNotFoundError:  # an hour without files: a gap in the archive
+        return []
+
+
+def list_wanted(fs, cfg: FetchConfig) -> tuple[list[Remote], int]:
+    """(wanted objects, hour folders listed), listed concurrently with a progress bar."""
+    hours = prefixes(cfg)
+    found: list[Remote] = []
+    with ThreadPoolExecutor(cfg.workers) as pool, _bar(len(hours), "list", "hour") as bar:
+        futures = {pool.submit(_listing, fs, p): p for p in hours}
+        for future in as_completed(futures):
+            try:
+                found += select(futures[future], future.result(), cfg)
+            except Exception as err:  # noqa: BLE001
+                raise _unreachable(err) from None
+            bar.update()
+    return sorted(found, key=lambda r: r.key), len(hours)
+
+
+def run(cfg: FetchConfig, backoff_s: float = 1.0) -> dict:
+    """Copy what ``cfg`` selects into ``cfg.dest``; returns the report."""
+    t0 = time.perf_counter()
+    fs = connect()
+    satellites = satellites_of(cfg)
+    check_buckets(fs, satellites)
+    wanted, n_hours = list_wanted(fs, cfg)
+    if not wanted:
+        raise UsageError(
+            f"nothing in s3://{'|'.join(bucket(s) for s in satellites)} at {endpoint()} matched "
+            f"--satellite {cfg.satellite} --sector {cfg.sector} --bands {','.join(cfg.bands)} "
+            f"over {len(cfg.days())} day(s) ({n_hours} hour folders)"
+        )
+    cfg.dest.mkdir(parents=True, exist_ok=True)
+    manifest = Manifest(cfg.dest)
+    local = {r.key: cfg.dest / r.relative for r in wanted}
+    with ThreadPoolExecutor(cfg.workers) as pool:
+        here = list(pool.map(lambda r: is_complete(r, local[r.key], manifest, cfg.verify), wanted))
+    todo = [r for r, done in zip(wanted, here, strict=True) if not done]
+    failed: list[dict] = []
+    total = sum(r.size for r in todo)
+    with ThreadPoolExecutor(cfg.workers) as pool, _bar(total, "fetch", "B", scale=True) as bar:
+        futures = {
+            pool.submit(copy, fs.get_file, r, local[r.key], cfg.retries, backoff_s): r for r in todo
+        }
+        for n, future in enumerate(as_completed(futures), start=1):
+            remote = futures[future]
+            try:
+                future.result()
+                manifest.add(Copied.of(remote, local[remote.key]))
+            except Exception as err:  # noqa: BLE001 (retried already: report, go on)
+                failed.append({"key": remote.key, "error": f"{type(err).__name__}: {err}"[:300]})
+            bar.update(remote.size)
+            bar.set_postfix_str(f"{n}/{len(todo)} files", refresh=False)
+    seconds = time.perf_counter() - t0
+    copied = [r for r in todo if r.key not in {f["key"] for f in failed}]
+    return {
+        "dest": str(cfg.dest),
+        "endpoint": endpoint(),
+        "satellites": {s: [str(a), str(b)] for s, (a, b) in satellites.items()},
+        "hour_folders": n_hours,
+        "matched": len(wanted),
+        "already_here": len(wanted) - len(todo),
+        "copied": len(copied),
+        "bytes_copied": sum(r.size for r in copied),
+        "failed": failed,
+        "seconds": seconds,
+        "files_by_satellite": dict(Counter(Path(r.key).name.split("_")[2] for r in wanted)),
+    }
+
+
+def _bar(total: int, desc: str, unit: str, scale: bool = False) -> tqdm:
+    return tqdm(total=total, desc=desc, unit=unit, unit_scale=scale, file=sys.stderr, smoothing=0)
+
+
+def summary_lines(report: dict) -> list[str]:
+    mb = report["bytes_copied"] / 1e6
+    rate = mb / report["seconds"] if report["seconds"] > 0 else 0.0
+    sats = ", ".join(f"{s} {a}..{b}" for s, (a, b) in report["satellites"].items())
+    lines = [
+        f"matched {report['matched']} files in {report['hour_folders']} hour folders ({sats}); "
+        f"{report['already_here']} already here, copied {report['copied']} "
+        f"({mb:.1f} MB, {rate:.1f} MB/s) into {report['dest']}",
+    ]
+    if report["failed"]:
+        first = report["failed"][0]
+        lines.append(
+            f"{len(report['failed'])} file(s) failed after retries (first: {first['key']}: "
+            f"{first['error']}); rerun the same command to fetch them"
+        )
+    return lines
