@@ -1,14 +1,19 @@
-"""Fixtures shared by all tests."""
+"""Fixtures shared by all tests: real components brought up once per session (MPI, the real
+samples, synthetic stores and archives, the Slurm test cluster, the S3 server)."""
 
 from __future__ import annotations
 
+import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from hpc_vqvae.abi.synthetic import DEFAULT_BANDS
 from tests.helpers import build_store, require_real, sample_files, samples_path, write_synthetic
+from tests.s3_server import S3Server, S3Unavailable
+from tests.slurm_cluster import ClusterUnavailable, SlurmCluster
 
 
 @pytest.fixture
@@ -54,3 +59,38 @@ def train_store(tmp_path_factory) -> Path:
     return build_store(
         tmp_path_factory.mktemp("trainstore"), "2020-05-01", "2020-05-02", 2, tuple(range(17, 24))
     )
+
+
+@pytest.fixture(scope="session")
+def slurm(tmp_path_factory):
+    """A real two-node Slurm cluster on this machine (tests/slurm_cluster.py)."""
+    require_real("Slurm test cluster", os.geteuid() == 0, "it runs munge/slurmd/slurmdbd as root")
+    cluster = SlurmCluster(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.up()
+    except ClusterUnavailable as err:
+        cluster.down()
+        require_real("Slurm test cluster", False, str(err))
+    yield cluster
+    cluster.down()
+
+
+@dataclass(frozen=True)
+class Buckets:
+    url: str  # AWS_ENDPOINT_URL
+    source: dict[str, Path]  # satellite -> the local tree its bucket was filled from
+
+
+@pytest.fixture(scope="session")
+def buckets(tmp_path_factory, handover) -> Buckets:
+    """NOAA's ``noaa-goes17`` and ``noaa-goes18`` in miniature on a real S3 server (moto's, on
+    loopback; tests/s3_server.py), filled with the handover archive as public-read objects."""
+    server = S3Server(tmp_path_factory.mktemp("s3"))
+    try:
+        url = server.up()
+    except S3Unavailable as err:
+        require_real("S3 server (moto)", False, str(err))
+    for satellite, tree in handover.items():
+        server.fill(f"noaa-goes{satellite[1:]}", sorted(tree.rglob("*.nc")), tree)
+    yield Buckets(url, handover)
+    server.down()

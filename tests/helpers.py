@@ -4,7 +4,9 @@ in the conftest files and use these."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 import os
 import shutil
 import socket
@@ -338,3 +340,45 @@ def wait_for_steps(metrics: Path, steps: int, timeout: float = 300) -> None:
             return
         time.sleep(0.2)
     raise AssertionError(f"{metrics}: fewer than {steps} steps after {timeout} s")
+
+
+@contextlib.contextmanager
+def host_alias(name: str):
+    """``name`` resolves to 127.0.0.1 while the block runs (an /etc/hosts line, added only
+    when the name does not resolve, and removed again): a login node's name for servers that
+    the tests run on loopback."""
+    mark = "# hpc-vqvae test host"
+    try:
+        socket.gethostbyname(name)
+        yield
+        return
+    except OSError:
+        pass
+    require_real(f"host name {name}", os.access("/etc/hosts", os.W_OK), "/etc/hosts read-only")
+    hosts = Path("/etc/hosts")
+    line = f"127.0.0.1 {name} {mark}\n"
+    with hosts.open("a") as f:
+        f.write(line)
+    try:
+        yield
+    finally:
+        hosts.write_text("".join(x for x in hosts.read_text().splitlines(True) if x != line))
+
+
+# --- the README -------------------------------------------------------------------------------
+
+
+def readme_section(title: str) -> str:
+    text = (REPO / "README.md").read_text()
+    return text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
+
+
+def readme_commands(title: str) -> list[str]:
+    """The bash commands of a README section, continuation lines joined, comments dropped."""
+    out = []
+    for block in re.findall(r"```bash\n(.*?)```", readme_section(title), re.S):
+        for cmd in block.replace("\\\n", " ").splitlines():
+            cmd = cmd.split(" # ")[0].strip()
+            if cmd and not cmd.startswith("#"):
+                out.append(" ".join(cmd.split()))
+    return out

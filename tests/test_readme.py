@@ -166,21 +166,21 @@ EXERCISED = {
         "test_training_launch_compare_and_predict_commands, as written"
     ),
     r"slurm/train_multinode\.sh": "tests/launch/test_slurm.py: sbatch and bash submitter modes",
-    r"launch --config configs/paper\.yaml .*--partition gpu": (
-        "tests/launch/test_slurm.py submits the same way to the test cluster (CPU, no partition)"
-    ),
+    r"launch --config configs/paper\.yaml .*--dry-run": "the --dry-run command above",
     r"preprocessing/preprocess\.sbatch": (
         "tests/launch/test_preprocess_job.py: sbatch with srun --mpi=pmi2 on 2 nodes; "
         "tests/preprocess: the job script with LAUNCHER=mpiexec"
     ),
-    r"^mlflow server|^export MLFLOW_TRACKING_URI": "tests/train/test_tracking.py: a real server",
-    r"compare --experiment hpc-vqvae --plot": "tests/train: compare against a real backend",
-    r"predict --checkpoint runs/paper": "as the runs/tiny range command (paper-size run: GPUs)",
+    # the HPC quick start: every command, as written, in tests/test_quickstart.py
+    r"hpc_vqvae\.fetch|^mlflow server|^export MLFLOW_TRACKING_URI": "tests/test_quickstart.py",
+    r"launch --config configs/paper\.yaml .*--partition gpu": "tests/test_quickstart.py",
+    r"compare --experiment hpc-vqvae --plot|predict --checkpoint runs/paper": (
+        "tests/test_quickstart.py"
+    ),
 }
 NOT_HERE = {
     r"^conda |^module load": "site tooling: no conda or environment modules on test machines",
     r"^python -m venv|^pip install|^MPICC=": "the install itself: make test does it into .venv",
-    r"^aws s3 sync": "needs the network; the bucket layout is what tests/abi walk",
 }
 
 

@@ -1,0 +1,51 @@
+"""What training needs of a store, checked before a job starts: one line naming the store and
+the problem (the same checks every dataset makes)."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from hpc_vqvae.data import DataConfig
+from hpc_vqvae.data.preflight import preflight
+from hpc_vqvae.errors import UsageError
+from hpc_vqvae.store import StoreNotFound
+from tests.helpers import build_store, train_cmd, train_env
+
+
+def test_the_summary_names_satellite_grid_and_split(make_cfg):
+    line = preflight(make_cfg())
+    assert "(G17 M1, grid 500x500)" in line and "validation days" in line
+    assert "training and" in line and "\n" not in line
+
+
+@pytest.mark.parametrize(
+    "change, culprit",
+    [
+        ({"patch_size": 512}, "set data.patch_size to at most 500"),
+        ({"input_bands": ["C11", "C13", "C07"]}, "band C07 is not in data store"),
+        ({"val_fraction": 0.9}, "leaves none to train on"),
+    ],
+)
+def test_a_store_that_cannot_serve_is_one_line(make_cfg, change, culprit):
+    with pytest.raises(UsageError, match=culprit) as err:
+        preflight(make_cfg(**change))
+    assert "\n" not in str(err.value)
+
+
+def test_no_store_or_no_daytime(tmp_path):
+    with pytest.raises(StoreNotFound, match="does not exist"):
+        preflight(DataConfig(store=tmp_path / "none.zarr"))
+    nights = build_store(tmp_path, "2020-06-01", "2020-06-02", 1, (8,))  # local midnight
+    with pytest.raises(UsageError, match="no written train scan has daytime"):
+        preflight(DataConfig(store=nights, patch_size=32))
+
+
+def test_train_with_a_missing_store_is_one_line(tmp_path):
+    cmd = train_cmd(tmp_path / "run", f"data.store={tmp_path}/none.zarr")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=train_env(), timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    (line,) = proc.stderr.strip().splitlines()
+    assert "none.zarr does not exist" in line
+    assert not (tmp_path / "run").exists()
