@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, sample_files
+from tests.helpers import REPO, readme_commands, readme_section, sample_files
 
 README = (REPO / "README.md").read_text()
 
@@ -72,21 +72,6 @@ def test_model_example(readme_store):
 FAST = "train.max_steps=2 train.val_every=2 train.batch_size=4 train.val_batches=1"
 
 
-def _section(title: str) -> str:
-    return README.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
-
-
-def _section_commands(title: str) -> list[str]:
-    """The section's bash commands, continuation lines joined, comments dropped."""
-    out = []
-    for block in re.findall(r"```bash\n(.*?)```", _section(title), re.S):
-        for cmd in block.replace("\\\n", " ").splitlines():
-            cmd = cmd.split(" # ")[0].strip()
-            if cmd and not cmd.startswith("#"):
-                out.append(cmd)
-    return out
-
-
 def _bash(cmd: str, cwd: Path, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(
         ["bash", "-c", cmd], capture_output=True, text=True, cwd=cwd, env=env, timeout=900
@@ -111,9 +96,9 @@ def test_training_launch_compare_and_predict_commands(readme_store, sample_dir, 
             cmd += f" {FAST}"
         return cmd
 
-    training = _section_commands("Training (DeepSpeed) and tracking (MLflow)")
-    launch = [c for c in _section_commands("On a Slurm cluster") if "hpc_vqvae.launch" in c]
-    predict = _section_commands("Nighttime inference")
+    training = readme_commands("Training (DeepSpeed) and tracking (MLflow)")
+    launch = [c for c in readme_commands("On a Slurm cluster") if "hpc_vqvae.launch" in c]
+    predict = readme_commands("Nighttime inference")
     assert len(training) == 3 and len(predict) == 3, "update this test with the README"
     assert any("--local" in c for c in launch) and any("--dry-run" in c for c in launch)
     for cmd in training + [c for c in launch if "--local" in c or "--dry-run" in c]:
@@ -138,7 +123,9 @@ def test_config_reference_lists_every_key_with_its_default():
     from hpc_vqvae.preprocess.config import PreprocessConfig
     from hpc_vqvae.train.config import Config
 
-    rows = dict(re.findall(r"^\| `([\w.]+)` \| ([^|]+) \|", _section("Config reference"), re.M))
+    rows = dict(
+        re.findall(r"^\| `([\w.]+)` \| ([^|]+) \|", readme_section("Config reference"), re.M)
+    )
     expected = {}
     for sec, field in Config.model_fields.items():
         for key, f in field.annotation.model_fields.items():

@@ -1,9 +1,13 @@
-"""Parsing of the time selections that users type: years, UTC hours, cadences."""
+"""Parsing of the time selections that users type: years, UTC hours, cadences; and the same
+as types for config schemas (a flag's text or a YAML list)."""
 
 from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 _EVERY_RE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|hour|d|day)s?\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
@@ -39,3 +43,22 @@ def parse_every(text: str) -> timedelta:
     if m is None or int(m[1]) == 0:
         raise ValueError(f"bad --every {text!r}: expected a positive duration like 5min, 1h, 30s")
     return timedelta(seconds=int(m[1]) * _UNITS[m[2].lower()])
+
+
+def _joined(v) -> str:
+    return ",".join(map(str, v)) if isinstance(v, list) else v
+
+
+def _every(v):
+    every = v if v is None or isinstance(v, timedelta) else parse_every(str(v))
+    if every is not None and every.total_seconds() % 60:
+        raise ValueError(f"{v!r} must be a whole number of minutes")
+    return every
+
+
+Years = Annotated[list[int], BeforeValidator(lambda v: parse_years(_joined(v)))]
+Hours = Annotated[
+    list[int] | None, BeforeValidator(lambda v: None if v is None else parse_hours(_joined(v)))
+]
+# Keep scans whose minute of day is a multiple: whole minutes only.
+Every = Annotated[timedelta | None, BeforeValidator(_every)]

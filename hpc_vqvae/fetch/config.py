@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..abi.bands import INPUT_BANDS, TARGET_BANDS, band_number
 from ..abi.platforms import SATELLITE_CHOICES
-from ..abi.selection import parse_every, parse_hours, parse_years
+from ..abi.selection import Every, Hours, Years
 from ..errors import ConfigError, one_line
 
 Satellite = Literal[SATELLITE_CHOICES]  # type: ignore[valid-type]
@@ -22,37 +22,15 @@ class FetchConfig(BaseModel):
     dest: Path
     satellite: Satellite = "west"  # G16..G19, or east/west: the operational one of each day
     sector: Literal["F", "C", "M1", "M2"] = "M1"
-    years: list[int] | None = None
+    years: Years | None = None
     start: date | None = None  # first UTC day (with end: instead of years)
     end: date | None = None  # last UTC day, inclusive
-    hours: list[int] | None = None  # UTC hours kept (inclusive ranges); None keeps all
-    every: timedelta | None = None  # keep scans whose minute of day is a multiple
+    hours: Hours = None  # UTC hours kept (inclusive ranges); None keeps all
+    every: Every = None  # keep scans whose minute of day is a multiple
     bands: list[str] = [*TARGET_BANDS, *INPUT_BANDS]
     workers: int = Field(16, ge=1, le=256)  # concurrent transfers (and listings)
     retries: int = Field(5, ge=0, le=20)  # per file, with exponential backoff
     verify: bool = False  # check every local file's MD5 against its ETag, not just size
-
-    @field_validator("years", mode="before")
-    @classmethod
-    def _years(cls, v):
-        return (
-            None if v is None else parse_years(",".join(map(str, v)) if isinstance(v, list) else v)
-        )
-
-    @field_validator("hours", mode="before")
-    @classmethod
-    def _hours(cls, v):
-        return (
-            None if v is None else parse_hours(",".join(map(str, v)) if isinstance(v, list) else v)
-        )
-
-    @field_validator("every", mode="before")
-    @classmethod
-    def _every(cls, v):
-        every = v if v is None or isinstance(v, timedelta) else parse_every(str(v))
-        if every is not None and every.total_seconds() % 60:
-            raise ValueError(f"{v!r} must be a whole number of minutes")
-        return every
 
     @field_validator("bands", mode="before")
     @classmethod

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -12,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..abi.bands import INPUT_BANDS, TARGET_BANDS, band_number
 from ..abi.grid import GridSettings
 from ..abi.platforms import SATELLITE_CHOICES
-from ..abi.selection import parse_every, parse_hours, parse_years
+from ..abi.selection import Every, Hours, Years
 from ..errors import ConfigError, one_line, renamed_keys
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "preprocess.yaml"
@@ -36,11 +35,11 @@ class PreprocessConfig(BaseModel):
 
     archive: Path
     output: Path
-    years: list[int]
+    years: Years
     satellite: Literal[SATELLITE_CHOICES] = "west"  # type: ignore[valid-type]  # or G16..G19
     sector: Literal["F", "C", "M1", "M2"] = "M1"
-    hours: list[int] | None = None  # UTC hours kept (inclusive ranges); None keeps all
-    every: timedelta | None = None  # keep scans whose minute of day is a multiple
+    hours: Hours = None  # UTC hours kept (inclusive ranges); None keeps all
+    every: Every = None  # keep scans whose minute of day is a multiple
     input_bands: list[str] = list(INPUT_BANDS)
     target_bands: list[str] = list(TARGET_BANDS)
     mask_dqf: bool = True
@@ -54,26 +53,6 @@ class PreprocessConfig(BaseModel):
     @classmethod
     def _renamed(cls, values):
         return renamed_keys(values, RENAMED, "")
-
-    @field_validator("years", mode="before")
-    @classmethod
-    def _years(cls, v):
-        return parse_years(",".join(map(str, v)) if isinstance(v, list) else v)
-
-    @field_validator("hours", mode="before")
-    @classmethod
-    def _hours(cls, v):
-        if v is None:
-            return None
-        return parse_hours(",".join(map(str, v)) if isinstance(v, list) else v)
-
-    @field_validator("every", mode="before")
-    @classmethod
-    def _every(cls, v):
-        every = v if v is None or isinstance(v, timedelta) else parse_every(str(v))
-        if every is not None and every.total_seconds() % 60:
-            raise ValueError(f"{v!r} must be a whole number of minutes")
-        return every
 
     @field_validator("input_bands", "target_bands", mode="before")
     @classmethod
