@@ -22,6 +22,9 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON3) -m venv $(VENV)
 	$(VENV)/bin/pip install $(TORCH_SPEC) -e '.[dev]'
+	# The reference LPIPS the tests compare against, without its torchvision (a CUDA torch
+	# build): the test hands it the VGG16 trunk.
+	$(VENV)/bin/pip install --no-deps 'lpips==0.1.4'
 	touch $@
 
 test: $(VENV)/.installed

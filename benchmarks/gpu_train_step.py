@@ -22,6 +22,7 @@ import argparse
 import gc
 import os
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -134,6 +135,14 @@ def main() -> None:
     overrides = [f"train.zero_stage={args.zero}"]
     overrides += [f"data.patch_size={args.patch}"] if args.patch else []
     cfg = load_config(args.config, overrides)
+    lpips = cfg.loss.lpips_weights
+    if cfg.loss.lpips_weight > 0 and lpips is not None and not lpips.is_file():
+        # The speed of LPIPS does not depend on its weights: random ones where the file is absent
+        from hpc_vqvae.model.lpips import LPIPS
+
+        lpips = Path(tempfile.mkdtemp()) / "lpips_random.pt"
+        torch.save(LPIPS().state_dict(), lpips)
+        cfg = load_config(args.config, [*overrides, f"loss.lpips_weights={lpips}"])
     os.environ.setdefault("MASTER_PORT", "29533")
     if args.device == "cpu":
         os.environ["DS_ACCELERATOR"] = "cpu"

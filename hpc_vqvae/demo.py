@@ -5,7 +5,9 @@ embedded default, with the same commands a user types, each printed before it ru
 2. ``mpiexec -n 2 python -m hpc_vqvae.preprocess --years 2019-2020`` into a Zarr store;
 3. ``python -m hpc_vqvae.launch --local`` with 2 processes: the tiny config, DeepSpeed ZeRO-2
    on CPU, MLflow in a local SQLite file;
-4. ``python -m hpc_vqvae.predict`` on one synthetic night scan, with a quicklook PNG.
+4. ``python -m hpc_vqvae.predict`` on one synthetic night scan, with a quicklook PNG;
+5. ``python -m hpc_vqvae.evaluate`` on the held-out test days: the model beside a
+   least-squares and an inverted-IR baseline.
 
 A second run reuses every stage whose output is complete.
 """
@@ -45,7 +47,7 @@ STAGES = (
     ),
     (
         "training, {ranks} local processes, ZeRO-2",
-        "{run_dir}/generator.pt",
+        "{run_dir}/generator/model.safetensors",
         [
             "python -m hpc_vqvae.launch --config {repo}/configs/tiny.yaml --local "
             "--tasks-per-node {ranks} --run-dir {run_dir} --folder {out}/logs/submitit "
@@ -58,6 +60,14 @@ STAGES = (
         [
             "python -m hpc_vqvae.predict --checkpoint {run_dir} --archive {archive} "
             f"--time {NIGHT_SCAN} --output {{out}}/night.nc --png {{out}}/night.png"
+        ],
+    ),
+    (
+        "scores on the held-out test days (synthetic data: a check of the pipeline)",
+        None,  # always runs
+        [
+            "python -m hpc_vqvae.evaluate --checkpoint {run_dir} --store {store} "
+            "--plot {out}/evaluation.png"
         ],
     ),
 )
@@ -120,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         f"\ndemo done in {time.monotonic() - t0:.0f} s. Look at:\n"
         f"  quicklook (IR | synthetic visible)  {out / 'night.png'}\n"
         f"  the CF netCDF                       {out / 'night.nc'}\n"
+        f"  scores by solar zenith              {out / 'evaluation.png'}\n"
         f"  the MLflow UI                       mlflow ui --backend-store-uri {tracking}\n"
         f"  the run in a table                  python -m hpc_vqvae.compare --experiment "
         f"hpc-vqvae --tracking-uri {tracking}\n"

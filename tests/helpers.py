@@ -165,6 +165,9 @@ def small_run(store: Path, steps: int, *extra: str) -> list[str]:
         "loss.disc_start=1",
         "data.val_patches_per_scan=2",
         "train.val_batches=2",
+        "data.test_fraction=0",  # test stores hold a few days: train on one, validate on one
+        "data.split_blocks=1",
+        "data.buffer_days=0",
         *extra,
     ]
 

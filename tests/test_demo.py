@@ -30,6 +30,7 @@ def test_demo_end_to_end_then_reuse(mpiexec, tmp_path):
         "$ mpiexec -n 2 python -m hpc_vqvae.preprocess",
         "$ python -m hpc_vqvae.launch --config",
         "$ python -m hpc_vqvae.predict",
+        "$ python -m hpc_vqvae.evaluate",
     ):
         assert command in first.stdout
     # training: python -m hpc_vqvae.launch --local, 2 processes (submitit's LocalExecutor)
@@ -44,6 +45,9 @@ def test_demo_end_to_end_then_reuse(mpiexec, tmp_path):
     ds = xr.open_dataset(out / "night.nc")
     assert float(ds.solar_zenith_angle.min()) > 90 and bool(ds.R.notnull().all())
     assert (out / "night.png").stat().st_size > 10_000
+    # the evaluation table of the run, on the test days, beside both baselines
+    assert "test split: 2 days" in first.stdout and "least squares" in first.stdout
+    assert "inverted IR" in first.stdout and (out / "evaluation.png").stat().st_size > 10_000
     assert f"mlflow ui --backend-store-uri sqlite:///{out}/mlflow.db" in first.stdout
 
     again = _demo(out)

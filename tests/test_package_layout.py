@@ -25,10 +25,12 @@ STAGES = {
     "model": 5,
     "train": 6,
     "launch": 7,
+    "export": 8,
+    "evaluate": 9,
     "predict": 8,
     "compare": 8,
     "synth": 8,
-    "demo": 9,
+    "demo": 10,
 }
 MAX_LINES = 400
 

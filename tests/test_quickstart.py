@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.mpi, pytest.mark.
 
 FAST = (
     "train.max_steps=4 train.log_every=1 train.val_every=4 train.batch_size=4 "
-    "data.val_patches_per_scan=2 train.val_batches=1"
+    "data.val_patches_per_scan=2 train.val_batches=1 data.split_blocks=1"
 )
 
 
@@ -118,7 +118,10 @@ def test_quick_start_as_written(slurm, buckets, tmp_path):
                 urllib.request.urlopen(other, timeout=10)
             # 5. training, by the job script and by submitit, both reporting to the server
             state = wait_for_job(env, _submitted(run(sbatch)), timeout=600)
-            assert state == "COMPLETED" and (tmp_path / "runs/paper/generator.pt").is_file()
+            assert (
+                state == "COMPLETED"
+                and (tmp_path / "runs/paper/generator/model.safetensors").is_file()
+            )
             out = run(launch)
             assert "FINISHED at step 4" in out and "data store" in out
             runs = mlflow_runs(uri)

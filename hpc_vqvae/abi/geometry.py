@@ -21,11 +21,14 @@ def _projection(da: xr.DataArray) -> FixedGridProjection:
     return FixedGridProjection.from_attrs(da.attrs, f"{da.name!r} (not from read_band?)")
 
 
-def _surface(x, y, r_eq: float, r_pol: float, h: float):
+def _surface(x, y, r_eq: float, r_pol: float, h: float, grid: bool = True):
     """Satellite-centred (s_x, s_y, s_z) of the ellipsoid point each scan angle sees; NaN off
-    disk. PUG vol. 3, 5.1.2.8.1; x and y are 1-D, the result 2-D (y, x)."""
-    xx = np.asarray(x, dtype=np.float64)[None, :]
-    yy = np.asarray(y, dtype=np.float64)[:, None]
+    disk. PUG vol. 3, 5.1.2.8.1. With ``grid``, x and y are 1-D and the result 2-D (y, x);
+    else x and y are points, pairwise."""
+    xx = np.asarray(x, dtype=np.float64)
+    yy = np.asarray(y, dtype=np.float64)
+    if grid:
+        xx, yy = xx[None, :], yy[:, None]
     sin_x, cos_x = np.sin(xx), np.cos(xx)
     sin_y, cos_y = np.sin(yy), np.cos(yy)
     a = sin_x**2 + cos_x**2 * (cos_y**2 + (r_eq / r_pol) ** 2 * sin_y**2)
@@ -66,6 +69,18 @@ def fixed_grid_sun_zenith(
     horiz = (h - s_x) * np.cos(k) + s_y * np.sin(k)
     cos_zen = (q * np.sin(dec) + horiz * np.cos(dec)) / np.sqrt((h - s_x) ** 2 + s_y**2 + q**2)
     return np.degrees(np.arccos(np.clip(cos_zen, -1.0, 1.0)))
+
+
+def fixed_grid_lon_points(
+    x: np.ndarray, y: np.ndarray, proj: FixedGridProjection, origin_lon: np.ndarray | None = None
+) -> np.ndarray:
+    """Longitude (deg) of scan-angle points (x[i], y[i]), NaN off disk; ``origin_lon`` gives
+    each point its own projection longitude (scans of different satellites)."""
+    r_eq, r_pol = proj.semi_major_axis, proj.semi_minor_axis
+    h = proj.perspective_point_height + proj.semi_major_axis
+    s_x, s_y, _ = _surface(x, y, r_eq, r_pol, h, grid=False)
+    lon0 = proj.longitude_of_projection_origin if origin_lon is None else origin_lon
+    return (lon0 - np.degrees(np.arctan(s_y / (h - s_x))) + 180.0) % 360.0 - 180.0
 
 
 def lonlat(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:

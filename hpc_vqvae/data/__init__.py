@@ -3,7 +3,7 @@
 from .config import DataConfig
 from .dataset import EpochSampler, PatchDataset, make_loader
 from .normalize import Normalizer
-from .split import Split, split_days, val_day_positions
+from .split import Split, SplitSettings, assign_roles, solar_days, split_days
 
 __all__ = [
     "DataConfig",
@@ -11,7 +11,9 @@ __all__ = [
     "Normalizer",
     "PatchDataset",
     "Split",
+    "SplitSettings",
+    "assign_roles",
     "make_loader",
+    "solar_days",
     "split_days",
-    "val_day_positions",
 ]

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from ..abi.bands import INPUT_BANDS, band_number
 from ..errors import renamed_keys
+from .split import SplitSettings
 
 CHANNELS = ("R", "G", "B")
 
@@ -45,7 +46,10 @@ class DataConfig(BaseModel):
     reflectance_max: float = Field(1.2, gt=0.0)
     augment: bool = True
     samples_per_epoch: int = Field(1024, ge=1)
-    val_fraction: float = Field(0.2, gt=0.0, lt=1.0)
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)  # of the days, see data.split
+    test_fraction: float = Field(0.1, ge=0.0, lt=1.0)  # held out for evaluate, never trained on
+    split_blocks: int = Field(8, ge=1)  # contiguous train/val/test runs over the period
+    buffer_days: int = Field(1, ge=0)  # days dropped between training and scored days
     val_patches_per_scan: int = Field(4, ge=1)
     crops_per_scan: int = Field(4, ge=1)  # consecutive samples of a rank share a scan read
     scan_cache: int = Field(2, ge=0)  # whole scans kept decoded per process (0: none)
@@ -100,6 +104,15 @@ class DataConfig(BaseModel):
         return v
 
     @model_validator(mode="after")
+    def _fractions(self):
+        if self.val_fraction + self.test_fraction >= 1.0:
+            raise ValueError(
+                f"val_fraction {self.val_fraction} + test_fraction {self.test_fraction} leave "
+                "no day to train on"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _no_leak(self):
         overlap = set(self.input_bands) & set(self.target_bands)
         if overlap:
@@ -114,3 +127,9 @@ class DataConfig(BaseModel):
     @property
     def bands(self) -> list[str]:
         return self.input_bands + self.target_bands
+
+    @property
+    def split(self) -> SplitSettings:
+        return SplitSettings(
+            self.val_fraction, self.test_fraction, self.split_blocks, self.buffer_days
+        )

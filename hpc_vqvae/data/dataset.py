@@ -18,6 +18,7 @@ import torch
 import zarr
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..errors import UsageError
 from ..store import open_array
 from ..store.layout import SZA
 from .config import DataConfig
@@ -32,7 +33,7 @@ from .crops import (
 from .normalize import Normalizer
 from .preflight import open_for_training
 
-SplitName = Literal["train", "val"]
+SplitName = Literal["train", "val", "test"]
 # Patch mode: scans drawn for one sample before giving up (each is read once, its all-daytime
 # windows found exactly; a scan without one is remembered and skipped without a read).
 MAX_SCAN_DRAWS = 64
@@ -44,21 +45,36 @@ class PatchDataset(Dataset):
     augmentation). ir is in [-1, 1] ([-5, 5] for z-scores), vis in [-1, 1]; NaN becomes 0
     and mask is 1 where every input and target value is finite and sza < target_sza_max."""
 
-    def __init__(self, cfg: DataConfig, split: SplitName, rank: int = 0, world_size: int = 1):
-        if split not in ("train", "val"):
-            raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    def __init__(
+        self,
+        cfg: DataConfig,
+        split: SplitName,
+        rank: int = 0,
+        world_size: int = 1,
+        limit: int | None = None,
+    ):
+        """``limit``: of a scored split's crops, this many (all ranks), spread evenly over its
+        time-sorted crops, so that every day and hour of the split is scored alike."""
+        if split not in ("train", "val", "test"):
+            raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is not in 0..{world_size - 1}")
         self.cfg, self.split, self.rank, self.world_size = cfg, split, rank, world_size
         self.epoch = 0
         store, table, parts = open_for_training(cfg)
-        self.normalizer = Normalizer(cfg, store.statistics, f"data store {cfg.store}")
+        self.normalizer = Normalizer(
+            cfg,
+            store.statistics_over(parts.train, cfg.input_bands),
+            f"the training days of data store {cfg.store}",
+        )
         self.grid_shape = table.grid_shape
-        self.times, self.val_days = table.time, parts.val_days
-        self.scans = parts.train if split == "train" else parts.val
+        self.times, self.day_split = table.time, parts
+        self.scans = parts.positions(split)
+        if len(self.scans) == 0:
+            raise UsageError(f"data store {cfg.store}: no written {split} scan has daytime")
         grid = grid_origins(self.grid_shape, cfg.patch_size, cfg.val_patches_per_scan)
-        every = [(int(t), y0, x0) for t in parts.val for y0, x0 in grid]
-        self._val_items = every[rank::world_size] if split == "val" else []
+        every = [(int(t), y0, x0) for t in self.scans for y0, x0 in grid]
+        self._val_items = spread(every, limit)[rank::world_size] if split != "train" else []
         if split == "train" and cfg.samples_per_epoch < world_size:
             raise ValueError(f"samples_per_epoch {cfg.samples_per_epoch} < world_size")
         self._no_daytime: set[int] = set()
@@ -83,7 +99,7 @@ class PatchDataset(Dataset):
         i = int(i)
         if not 0 <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} {self.split} samples")
-        if self.split == "val":
+        if self.split != "train":
             t, y0, x0 = self._val_items[i]
             return self._item(t, y0, x0, k=0)
         return self._item(*self._draw(int(epoch), i))
@@ -177,6 +193,13 @@ class PatchDataset(Dataset):
         }
 
 
+def spread(items: list, n: int | None) -> list:
+    """``n`` of ``items`` at evenly spaced positions (all of them when n is None or more)."""
+    if n is None or n >= len(items):
+        return items
+    return [items[i] for i in np.floor((np.arange(n) + 0.5) * len(items) / n).astype(int)]
+
+
 def _tensor(x: np.ndarray, k: int) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(dihedral(x, k)))
 
@@ -204,10 +227,11 @@ def make_loader(
     rank: int = 0,
     world_size: int = 1,
     epoch: int = 0,
+    limit: int | None = None,
 ) -> DataLoader:
     """A DataLoader over this rank's samples; call ``loader.dataset.set_epoch(e)`` before each
     epoch. Training drops a last partial batch (every step has ``batch_size`` samples)."""
-    dataset = PatchDataset(cfg, split, rank, world_size)
+    dataset = PatchDataset(cfg, split, rank, world_size, limit)
     dataset.set_epoch(epoch)
     if split == "train" and len(dataset) < batch_size:
         raise ValueError(

@@ -24,7 +24,7 @@ def open_for_training(cfg: DataConfig) -> tuple[Store, ScanTable, Split]:
             "multiple of the model's downsampling)"
         )
     try:
-        split = split_days(table, cfg.val_fraction)
+        split = split_days(table, cfg.split)
     except ValueError as err:
         raise UsageError(f"data store {cfg.store}: {err}") from None
     for name, scans in (("train", split.train), ("val", split.val)):
@@ -39,6 +39,7 @@ def preflight(cfg: DataConfig) -> str:
     satellites = ",".join(store.attrs.get("satellites", {})) or store.attrs.get("satellite", "?")
     return (
         f"data store {cfg.store} ({satellites} {store.attrs.get('sector', '?')}, grid "
-        f"{table.grid_shape[0]}x{table.grid_shape[1]}): {len(split.train)} training and "
-        f"{len(split.val)} validation scans with daytime, {len(split.val_days)} validation days"
+        f"{table.grid_shape[0]}x{table.grid_shape[1]}): {len(split.train)} training, "
+        f"{len(split.val)} validation and {len(split.test)} test scans with daytime, "
+        f"{len(split.val_days)} validation days"
     )

@@ -1,11 +1,18 @@
-"""Train/validation split by whole UTC days.
+"""Train / validation / test split by whole local solar days, in contiguous blocks spread over
+the seasons, with buffer days between roles: nothing a model is scored on sits next to what it
+trained on.
 
-Scans minutes apart are nearly the same picture, so a split by scan would validate on
-training data; no day is shared. Validation days sit at evenly spaced positions of the sorted
-days, so that they span the seasons. Both sets keep only written scans with some daytime:
-``day_fraction > 0`` (the share of pixels with sza below the store's ``stats_sza_max``). A
-scan that passes but has no daytime below the data config's ``target_sza_max`` yields masked
-pixels (pixel mode) or is passed over by the crop sampler (patch mode).
+Scans minutes apart are nearly the same picture, and weather persists for days, so a split by
+scan (or by scattered single days) validates on training data. Days are counted in local mean
+solar time at each scan's sector centre, so a day boundary falls at local midnight, in the dark:
+a UTC day boundary falls mid-afternoon over GOES-West, between two daylit scans minutes apart.
+
+The days that hold written scans, in order, are cut into ``blocks`` contiguous runs (spread
+over the seasons); each run ends with its validation days, then its test days. A training day
+within ``buffer_days`` calendar days of a validation or test day is dropped, as is a validation
+day within ``buffer_days`` of a test day. Every set keeps only written scans with some
+daytime (``day_fraction > 0``, below the store's ``stats_sza_max``). Deterministic: the same
+store and settings give the same split.
 """
 
 from __future__ import annotations
@@ -18,38 +25,107 @@ import numpy as np
 from ..store import ScanTable
 from ..store.layout import SCAN_WRITTEN
 
+TRAIN, VAL, TEST, BUFFER = 0, 1, 2, -1
+ROLE_NAMES = {TRAIN: "train", VAL: "val", TEST: "test", BUFFER: "buffer"}
+
+
+@dataclass(frozen=True)
+class SplitSettings:
+    val_fraction: float
+    test_fraction: float = 0.0
+    blocks: int = 1
+    buffer_days: int = 0
+
 
 @dataclass(frozen=True)
 class Split:
-    """Store time indices of each set, ascending, and the validation days."""
+    """Store positions of each set (ascending) and the solar days of each role."""
 
     train: np.ndarray  # int64
-    val: np.ndarray  # int64
-    val_days: np.ndarray  # datetime64[D]
+    val: np.ndarray
+    test: np.ndarray
+    days: np.ndarray  # datetime64[D]: every solar day with written scans, ascending
+    roles: np.ndarray  # int8, per day: TRAIN, VAL, TEST or BUFFER
 
+    def days_of(self, role: int) -> np.ndarray:
+        return self.days[self.roles == role]
 
-def val_day_positions(n_days: int, val_fraction: float) -> np.ndarray:
-    """Positions of max(1, round(val_fraction * n_days)) days, at the centres of equal bins."""
-    if n_days < 2:
-        raise ValueError(f"the store has {n_days} day(s) of written scans; a split needs two")
-    k = max(1, math.floor(val_fraction * n_days + 0.5))
-    if k >= n_days:
-        raise ValueError(
-            f"val_fraction={val_fraction} takes {k} of {n_days} days and leaves none to train on"
+    @property
+    def val_days(self) -> np.ndarray:
+        return self.days_of(VAL)
+
+    def positions(self, name: str) -> np.ndarray:
+        return {"train": self.train, "val": self.val, "test": self.test}[name]
+
+    def record(self) -> dict:
+        """The split as JSON: what a run logs (and an evaluation checks it scores on)."""
+        out: dict = {}
+        for role in (TRAIN, VAL, TEST, BUFFER):
+            days = self.days_of(role)
+            out[f"{ROLE_NAMES[role]}_days"] = [str(d) for d in days]
+        out.update(
+            scans={"train": len(self.train), "val": len(self.val), "test": len(self.test)},
+            day_counting="local mean solar time at each scan's sector centre",
         )
-    return np.floor((np.arange(k) + 0.5) * n_days / k).astype(np.int64)
+        return out
 
 
-def split_days(table: ScanTable, val_fraction: float) -> Split:
-    """Split the written scans of ``table`` by UTC day (deterministic, no randomness)."""
+def solar_days(time: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Local mean solar day of each UTC time at longitude ``lon`` (deg east): 4 min a degree."""
+    offset = np.rint(np.asarray(lon, np.float64) * 240.0).astype("timedelta64[s]")
+    return (time.astype("datetime64[s]") + offset).astype("datetime64[D]")
+
+
+def assign_roles(days: np.ndarray, s: SplitSettings) -> np.ndarray:
+    """Roles of ``days`` (ascending datetime64[D]): per block, training, then validation, then
+    test days; then the buffers."""
+    n = len(days)
+    k_val = max(1, math.floor(s.val_fraction * n / s.blocks + 0.5)) if n else 0
+    k_test = math.floor(s.test_fraction * n / s.blocks + 0.5) if s.test_fraction > 0 else 0
+    if s.test_fraction > 0:
+        k_test = max(k_test, 1)
+    roles = np.full(n, TRAIN, np.int8)
+    if n < s.blocks * (k_val + k_test + 1):
+        raise ValueError(
+            f"{n} days in {s.blocks} block(s) of {k_val} validation and {k_test} test day(s) "
+            f"each (val_fraction={s.val_fraction}, test_fraction={s.test_fraction}) leave "
+            "none to train on: use fewer data.split_blocks or smaller fractions"
+        )
+    for block in np.array_split(np.arange(n), s.blocks):
+        roles[block[len(block) - k_val - k_test : len(block) - k_test]] = VAL
+        roles[block[len(block) - k_test :]] = TEST
+    return _buffer(days, roles, s.buffer_days)
+
+
+def _buffer(days: np.ndarray, roles: np.ndarray, buffer_days: int) -> np.ndarray:
+    """Drop training days near validation or test days, and validation days near test days."""
+    out = roles.copy()
+    gap = np.timedelta64(buffer_days, "D")
+    for near, drop in ((TEST, (TRAIN, VAL)), (VAL, (TRAIN,))):
+        for day in days[roles == near]:
+            close = (np.abs(days - day) <= gap) & np.isin(roles, drop)
+            out[close] = BUFFER
+    return out
+
+
+def split_days(table: ScanTable, s: SplitSettings) -> Split:
+    """The split of ``table``'s written scans (see the module doc)."""
     written = table.written == SCAN_WRITTEN
-    days = table.time.astype("datetime64[D]")
-    unique = np.unique(days[written])
-    val_days = unique[val_day_positions(len(unique), val_fraction)]
+    day = solar_days(table.time, table.centre_lon)
+    days = np.unique(day[written])
+    if len(days) < 2:
+        raise ValueError(f"the store has {len(days)} day(s) of written scans; a split needs two")
+    roles = assign_roles(days, s)
+    if not (roles == TRAIN).any():
+        raise ValueError(
+            f"val_fraction={s.val_fraction}, test_fraction={s.test_fraction} and buffer_days="
+            f"{s.buffer_days} leave none of the {len(days)} days to train on"
+        )
+    role_of_scan = np.full(len(day), BUFFER, np.int8)
+    role_of_scan[written] = roles[np.searchsorted(days, day[written])]
     usable = written & (table.day_fraction > 0)
-    in_val = np.isin(days, val_days)
-    return Split(
-        train=np.flatnonzero(usable & ~in_val).astype(np.int64),
-        val=np.flatnonzero(usable & in_val).astype(np.int64),
-        val_days=val_days,
-    )
+
+    def positions(role: int) -> np.ndarray:
+        return np.flatnonzero(usable & (role_of_scan == role)).astype(np.int64)
+
+    return Split(positions(TRAIN), positions(VAL), positions(TEST), days, roles)

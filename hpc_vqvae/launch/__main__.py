@@ -62,7 +62,7 @@ def follow(job, poll_s: float = 1.0) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
     from ..data.preflight import preflight
-    from ..train.config import load_config
+    from ..train.config import check_files, load_config
     from ..train.tracking import default_uri
     from .config import LaunchConfig, minutes
     from .executor import make_executor, require_slurm, sbatch_text
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if not cfg.local:
             require_slurm()
+        check_files(train_cfg)
         data = preflight(train_cfg.data)
         executor = make_executor(cfg)
     except ValueError as err:  # a UsageError, or a --time that is not Slurm's

@@ -2,13 +2,12 @@
 
 from .config import LossConfig, ModelConfig
 from .discriminator import PatchDiscriminator
-from .exported import EXPORT_NAME, load_generator, save_generator
+from .exported import export_path, load_generator, save_export
 from .losses import VQGANLoss, adaptive_weight, hinge_d_loss
 from .quantizer import VectorQuantizer, perplexity
 from .vqgan import VQModel, build_discriminator
 
 __all__ = [
-    "EXPORT_NAME",
     "LossConfig",
     "ModelConfig",
     "PatchDiscriminator",
@@ -17,8 +16,9 @@ __all__ = [
     "VectorQuantizer",
     "adaptive_weight",
     "build_discriminator",
+    "export_path",
     "hinge_d_loss",
     "load_generator",
     "perplexity",
-    "save_generator",
+    "save_export",
 ]

@@ -29,11 +29,24 @@ class ModelConfig(BaseModel):
     ema_decay: float = Field(0.99, gt=0.0, lt=1.0)
     cosine: bool = False  # l2-normalised lookup
     kmeans_init: bool = True
-    dead_code_threshold: float = Field(1.0, ge=0.0)  # EMA usage below which a code is revived
+    # A code whose EMA usage falls below this fraction of an even share of the global batch
+    # (all ranks) is revived from the batch; relative, so it acts alike on any number of GPUs.
+    dead_code_usage: float = Field(0.03, ge=0.0, lt=1.0)
     disc_conditional: bool = True  # CGAN: the discriminator also sees the IR input
     disc_layers: int = Field(3, ge=1)
     disc_ndf: int = Field(64, ge=8)
     disc_norm: Literal["group", "batch", "none"] = "group"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _replaced(cls, values):
+        if isinstance(values, dict) and "dead_code_threshold" in values:
+            raise ValueError(
+                "dead_code_threshold (an absolute EMA count, which revived codes on 1 GPU and "
+                "none on 16) is replaced by dead_code_usage: a fraction of a code's even share "
+                "of the global batch (default 0.03)"
+            )
+        return values
 
     @property
     def downsampling(self) -> int:

@@ -1,38 +1,66 @@
-"""The exported generator, ``RUN/generator.pt``: what inference loads.
+"""The exported generator: what inference loads, and the only module that knows its format.
 
-One file holds the consolidated fp32 weights and ``meta``: the run's config, the step, the
-normalisation statistics and the store's identity (bands and grid settings), so that
-prediction feeds the model what it was trained on. Written by the trainer at the end of a
-run, read by ``predict``; this module is the only one that knows the format.
+An export is a folder: ``model.safetensors`` (the generator's fp32 weights, and its fp32
+codebook buffers) and ``config.json`` (the run's config, the step, the normalisation
+statistics and the training store's identity: bands and grid settings, so that prediction feeds
+the model what it trained on). The trainer writes one to ``RUN/generator/`` at the end of a run;
+``python -m hpc_vqvae.export`` writes one from any saved checkpoint. Runs from before this
+format hold ``RUN/generator.pt`` (one pickle of both), which still loads.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig
 from .vqgan import VQModel
 
-EXPORT_NAME = "generator.pt"
+EXPORT_DIR = "generator"  # in a run dir
+WEIGHTS, META = "model.safetensors", "config.json"
+LEGACY = "generator.pt"
 
 
 def export_path(checkpoint: Path) -> Path:
-    """The file of a run dir, or the file itself."""
-    return checkpoint / EXPORT_NAME if checkpoint.is_dir() else checkpoint
+    """What ``checkpoint`` names: an export folder, a legacy ``generator.pt``, or a run dir's
+    export (``RUN/generator/``, else ``RUN/generator.pt``)."""
+    if (checkpoint / WEIGHTS).is_file() or checkpoint.is_file():
+        return checkpoint
+    if (checkpoint / EXPORT_DIR / WEIGHTS).is_file():
+        return checkpoint / EXPORT_DIR
+    return checkpoint / LEGACY
 
 
-def save_generator(path: Path, weights: dict[str, torch.Tensor], meta: dict) -> None:
-    """Write atomically: a reader never sees half a file."""
-    tmp = path.with_suffix(".tmp")
-    torch.save({**meta, "generator": weights}, tmp)
-    tmp.replace(path)
+def is_export(path: Path) -> bool:
+    return (path / WEIGHTS).is_file() or path.suffix == ".pt" and path.is_file()
+
+
+def save_export(folder: Path, weights: dict[str, torch.Tensor], meta: dict) -> Path:
+    """Write an export; into a hidden sibling first, renamed when whole."""
+    folder = Path(folder)
+    tmp = folder.with_name(f".{folder.name}.partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    save_file({k: v.detach().float().contiguous().cpu() for k, v in weights.items()}, tmp / WEIGHTS)
+    (tmp / META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
+    if folder.exists():
+        for old in (folder / WEIGHTS, folder / META):
+            old.unlink(missing_ok=True)
+        folder.rmdir()
+    tmp.rename(folder)
+    return folder
 
 
 def load_generator(path: Path, device: str = "cpu") -> tuple[VQModel, dict]:
-    """The model in eval mode on ``device``, and the meta it was saved with."""
-    blob = torch.load(path, map_location=device, weights_only=False)
-    model = VQModel(ModelConfig(**blob["config"]["model"]))
-    model.load_state_dict(blob.pop("generator"))
-    return model.to(device).eval(), blob
+    """The model in eval mode on ``device``, and the meta it was exported with."""
+    if path.is_dir():
+        weights = load_file(path / WEIGHTS, device="cpu")
+        meta = json.loads((path / META).read_text())
+    else:  # a legacy generator.pt
+        meta = torch.load(path, map_location="cpu", weights_only=False)
+        weights = meta.pop("generator")
+    model = VQModel(ModelConfig(**meta["config"]["model"]))
+    model.load_state_dict(weights)
+    return model.to(device).eval(), meta

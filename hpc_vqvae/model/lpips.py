@@ -47,9 +47,7 @@ class LPIPS(nn.Module):
     def from_file(cls, path: str | Path) -> LPIPS:
         path = Path(path)
         if not path.is_file():
-            raise FileNotFoundError(
-                f"lpips_weights {path}: no such file (see hpc_vqvae.model.lpips)"
-            )
+            raise FileNotFoundError(missing_weights(path))
         model = cls()
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         return model.eval().requires_grad_(False)
@@ -69,6 +67,15 @@ class LPIPS(nn.Module):
         for lin, fx, fy in zip(self.lins, self._taps(x), self._taps(y), strict=True):
             dist = dist + lin((fx - fy) ** 2).mean(dim=(1, 2, 3))
         return dist
+
+
+def missing_weights(path: Path) -> str:
+    """How to make the weight file a config names but this machine lacks."""
+    return (
+        f"loss.lpips_weights {path}: no such file; build it where the two official files can "
+        "be had: python -m hpc_vqvae.model.lpips VGG16.pth LPIPS_VGG.pth "
+        f"{path} (torchvision's vgg16 ImageNet weights and LPIPS v0.1's vgg.pth; see README)"
+    )
 
 
 def convert(vgg16: dict, lpips_lin: dict) -> dict:

@@ -42,16 +42,12 @@ class VectorQuantizer(nn.Module):
         cosine: bool = False,
         kmeans_init: bool = True,
         kmeans_iters: int = 10,
-        dead_code_threshold: float = 1.0,
+        dead_code_usage: float = 0.03,
     ):
         super().__init__()
         cdim = codebook_dim or dim
         self.num_codes, self.beta, self.ema, self.decay, self.eps = num_codes, beta, ema, decay, eps
-        self.cosine, self.kmeans_iters, self.dead_threshold = (
-            cosine,
-            kmeans_iters,
-            dead_code_threshold,
-        )
+        self.cosine, self.kmeans_iters, self.dead_usage = cosine, kmeans_iters, dead_code_usage
         self.project_in = nn.Linear(dim, cdim) if cdim != dim else nn.Identity()
         self.project_out = nn.Linear(cdim, dim) if cdim != dim else nn.Identity()
         embed = torch.empty(num_codes, cdim).uniform_(-1.0 / num_codes, 1.0 / num_codes)
@@ -116,15 +112,22 @@ class VectorQuantizer(nn.Module):
             smoothed = (self.cluster_size + self.eps) / (n + self.num_codes * self.eps) * n
             embed = self.embed_avg / smoothed[:, None]
             self.embed.copy_(F.normalize(embed, dim=-1) if self.cosine else embed)
-        dead = self.cluster_size < self.dead_threshold
+        threshold = self.dead_threshold(counts.sum())
+        dead = self.cluster_size < threshold
         n_dead = int(dead.sum())  # the same on every rank: cluster_size is all-reduced
         if n_dead:
             fresh = _rank0_sample(x, n_dead)
             self.embed.data[dead] = fresh
-            self.cluster_size[dead] = self.dead_threshold
+            self.cluster_size[dead] = threshold
             if self.ema:
-                self.embed_avg[dead] = fresh * self.dead_threshold
+                self.embed_avg[dead] = fresh * threshold
         return n_dead
+
+    def dead_threshold(self, vectors: torch.Tensor | float) -> torch.Tensor | float:
+        """The EMA usage below which a code is dead: ``dead_code_usage`` of what each code
+        would get if the ``vectors`` of a global batch (all ranks) were spread evenly. Relative
+        to the global batch, so that revival behaves alike on 1 GPU or 64."""
+        return self.dead_usage * vectors / self.num_codes
 
     # -- forward -------------------------------------------------------------------------------
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
@@ -152,7 +155,8 @@ class VectorQuantizer(nn.Module):
                 all_reduce_(counts)
                 dead = self._update(x.detach(), idx, counts)
             else:
-                dead = int((self.cluster_size < self.dead_threshold).sum())
+                usage = self.dead_threshold(self.cluster_size.sum())  # the EMA of a batch
+                dead = int((self.cluster_size < usage).sum())
             commit = F.mse_loss(x, q.detach())
             codebook_loss = torch.zeros_like(commit) if self.ema else F.mse_loss(q, x.detach())
             loss = codebook_loss + self.beta * commit

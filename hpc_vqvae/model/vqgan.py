@@ -35,7 +35,7 @@ class VQModel(nn.Module):
             decay=cfg.ema_decay,
             cosine=cfg.cosine,
             kmeans_init=cfg.kmeans_init,
-            dead_code_threshold=cfg.dead_code_threshold,
+            dead_code_usage=cfg.dead_code_usage,
         )
         self.post_quant_conv = nn.Conv2d(cfg.embed_dim, cfg.z_channels, 1)
         self.decoder = Decoder(out_channels=cfg.out_channels, **arch)

@@ -26,22 +26,28 @@ SUN_NORMALISED = "reflectance factor / cos(solar zenith): the scene as lit by an
 AT_SCAN_GEOMETRY = "reflectance factor at the scan's solar geometry (dark at night)"
 
 
-def _reflectance_vars(rgb: np.ndarray, ir_ok: np.ndarray, dims: tuple, extra: dict) -> dict:
-    """R, G, B from (..., 3, H, W), NaN wherever an input band is invalid."""
+def _reflectance_vars(
+    rgb: np.ndarray, ir_ok: np.ndarray, dims: tuple, extra: dict, sun_normalised: bool
+) -> dict:
+    """R, G, B from (..., 3, H, W), NaN wherever an input band is invalid, named for what
+    they are: CF's ``toa_bidirectional_reflectance`` is reflectance at the scene's own solar
+    geometry; a sun-normalised value (the scene under an overhead sun) has no standard name."""
     rgb = np.where(np.expand_dims(ir_ok, -3), rgb, np.nan).astype(np.float32)
     attrs = {"grid_mapping": GRID_MAPPING, "units": "1", **extra}
-    return {
-        c: (
-            dims,
-            np.take(rgb, i, axis=-3),
-            {
-                **attrs,
-                "long_name": f"synthetic {c} reflectance factor",
-                "standard_name": "toa_bidirectional_reflectance",
-            },
-        )
-        for i, c in enumerate("RGB")
-    }
+
+    def names(c: str) -> dict:
+        if sun_normalised:
+            return {
+                "long_name": f"synthetic {c} reflectance factor / cos(solar zenith)",
+                "comment": SUN_NORMALISED + "; not a top-of-atmosphere reflectance at the "
+                "scan's solar geometry, which is dark at night",
+            }
+        return {
+            "long_name": f"synthetic {c} reflectance factor",
+            "standard_name": "toa_bidirectional_reflectance",
+        }
+
+    return {c: (dims, np.take(rgb, i, axis=-3), {**attrs, **names(c)}) for i, c in enumerate("RGB")}
 
 
 def _sza_var(sza: np.ndarray, dims: tuple) -> tuple:
@@ -125,7 +131,7 @@ def scan_dataset(
     """One archive scan, CF-1.8: R, G, B on the fixed grid with the geostationary grid mapping."""
     yx = ("y", "x")
     ir_ok = np.all([np.isfinite(scan.bands[b]) for b in model.input_bands], axis=0)
-    data = _reflectance_vars(rgb, ir_ok, yx, {"coordinates": "t"})
+    data = _reflectance_vars(rgb, ir_ok, yx, {"coordinates": "t"}, model.sun_normalised)
     data["solar_zenith_angle"] = _sza_var(sza, yx)
     data[GRID_MAPPING] = _projection_var(scan.projection)
     if latlon:
@@ -148,6 +154,7 @@ class RangeLayout:
     shared_grid: bool  # every scan on one fixed grid (full disk, CONUS, a meso sector at rest)
     latlon: bool
     attrs: dict
+    sun_normalised: bool
 
     @classmethod
     def of(cls, model: Translator, scans: StoreRange, latlon: bool) -> RangeLayout:
@@ -174,7 +181,7 @@ class RangeLayout:
             time_coverage_start=iso(scans.time[0]),
             time_coverage_end=iso(scans.time[-1]),
         )
-        return cls(projections[0], shared, latlon, attrs)
+        return cls(projections[0], shared, latlon, attrs, model.sun_normalised)
 
 
 def batch_dataset(batch: ScanBatch, rgb: np.ndarray, layout: RangeLayout) -> xr.Dataset:
@@ -182,7 +189,7 @@ def batch_dataset(batch: ScanBatch, rgb: np.ndarray, layout: RangeLayout) -> xr.
     angles are kept per scan (``fixed_grid_x/y``, as in the store); only where every scan of
     the range shares one grid are they also the 1-D CF coordinates x/y."""
     tyx, proj = ("time", "y", "x"), layout.proj
-    data = _reflectance_vars(rgb, np.isfinite(batch.bt).all(1), tyx, {})
+    data = _reflectance_vars(rgb, np.isfinite(batch.bt).all(1), tyx, {}, layout.sun_normalised)
     data["solar_zenith_angle"] = _sza_var(batch.sza, tyx)
     data[GRID_MAPPING] = _projection_var(proj)
     if layout.latlon and layout.shared_grid:

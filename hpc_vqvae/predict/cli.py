@@ -46,11 +46,13 @@ def run_scan(args: argparse.Namespace) -> None:
 
 
 def _real_visible(model: Translator, files: dict, sza: np.ndarray) -> np.ndarray | None:
-    """The scan's own RGB composite, by day and where the archive has its bands."""
-    cfg = model.data_cfg
+    """The scan's own RGB composite, by day and where the archive has its bands, in the
+    model's convention (sun-normalised if it was trained so): like beside like."""
+    cfg, norm = model.data_cfg, model.norm
     if not (np.nanmedian(sza) < cfg.target_sza_max and all(b in files for b in cfg.target_bands)):
         return None
-    return model.norm.composite(read_scan(files, cfg.target_bands, model.grid).bands)
+    composite = norm.composite(read_scan(files, cfg.target_bands, model.grid).bands)
+    return norm.vis_to_reflectance(norm.vis(composite, sza))
 
 
 def run_range(args: argparse.Namespace) -> None:
@@ -82,7 +84,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint",
         required=True,
-        help="a training run dir (its generator.pt), or the run's MLflow run id",
+        help="a finished training run dir, an export (python -m hpc_vqvae.export), or the "
+        "run's MLflow run id",
     )
     p.add_argument("--tracking-uri", help="MLflow, for a run id (default: $MLFLOW_TRACKING_URI)")
     source = p.add_mutually_exclusive_group(required=True)

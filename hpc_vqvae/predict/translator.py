@@ -18,8 +18,8 @@ from ..abi.grid import GridSettings
 from ..data.config import DataConfig
 from ..data.normalize import Normalizer
 from ..errors import UsageError
-from ..model import EXPORT_NAME, VQModel, load_generator
-from ..model.exported import export_path
+from ..model import VQModel, export_path, load_generator
+from ..model.exported import is_export
 from ..store import Store
 from ..train.tracking import RUN_DIR_TAG
 
@@ -28,7 +28,7 @@ RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 def resolve_checkpoint(arg: str, tracking_uri: str | None) -> Path:
     """``arg`` as a path, or, if it is none and looks like an MLflow run id, the run's folder
-    from the tag the trainer sets (generator.pt is not an artifact: it can be large)."""
+    from the tag the trainer sets (the generator export is not an artifact: it can be large)."""
     path = Path(arg)
     if path.exists() or not RUN_ID.fullmatch(arg):
         return path
@@ -39,9 +39,9 @@ def resolve_checkpoint(arg: str, tracking_uri: str | None) -> Path:
             "or MLFLOW_TRACKING_URI"
         )
     run_dir = _mlflow_run_dir(arg, uri)
-    if not (run_dir / EXPORT_NAME).is_file():
+    if not is_export(export_path(run_dir)):
         raise UsageError(
-            f"MLflow run {arg}: no {EXPORT_NAME} in its run dir {run_dir} "
+            f"MLflow run {arg}: no generator export in its run dir {run_dir} "
             "(unfinished, or the folder moved: pass the run dir instead)"
         )
     return run_dir
@@ -76,16 +76,51 @@ def _mlflow_run_dir(run_id: str, uri: str) -> Path:
     return Path(run_dir)
 
 
+TILES_PER_PASS = 64  # tiles through the network at once
+
+
+def tile_origins(size: int, tile: int, stride: int) -> list[int]:
+    """Tile starts covering [0, size): every ``stride``, the last flush with the end."""
+    if size <= tile:
+        return [0]
+    starts = list(range(0, size - tile + 1, stride))
+    return starts if starts[-1] == size - tile else [*starts, size - tile]
+
+
+def blend_window(tile: int, overlap: int) -> np.ndarray:
+    """(tile, tile) weights that ramp up over ``overlap`` pixels at each edge: overlapping
+    tiles fade into each other, and the weights of a pixel's tiles sum to more than zero."""
+    ramp = np.minimum(1.0, (np.arange(tile) + 0.5) / max(overlap, 1))
+    edge = np.minimum(ramp, ramp[::-1]).astype(np.float32)
+    return edge[:, None] * edge[None, :]
+
+
 @torch.no_grad()
-def translate_batch(model: VQModel, ir: np.ndarray, device: str = "cpu") -> np.ndarray:
-    """(N, C, H, W) normalised IR -> (N, 3, H, W) network output in [-1, 1]; reflect-padded to
-    the model's multiple (its encoder halves the size) and cropped back."""
-    m = model.cfg.downsampling
-    h, w = ir.shape[-2:]
-    x = torch.from_numpy(np.nan_to_num(ir, nan=0.0)).float().to(device)
-    x = F.pad(x, (0, (-w) % m, 0, (-h) % m), mode="reflect")
-    rec, _, _ = model(x)
-    return rec[:, :, :h, :w].clamp(-1, 1).cpu().numpy()
+def translate_batch(model: VQModel, ir: np.ndarray, tile: int, device: str = "cpu") -> np.ndarray:
+    """(N, C, H, W) normalised IR -> (N, 3, H, W) network output in [-1, 1], run on tiles of
+    the training crop size that overlap by a quarter and blend: GroupNorm's statistics are
+    those of a crop, as in training, not of a whole 500 x 500 scene (on which a model trained
+    on small crops comes out with its intensities shifted). A scan smaller than a tile is
+    reflect-padded to it and cropped back."""
+    n, c, h, w = ir.shape
+    ph, pw = max(h, tile), max(w, tile)
+    x = torch.from_numpy(np.nan_to_num(ir, nan=0.0)).float()
+    x = F.pad(x, (0, pw - w, 0, ph - h), mode="reflect") if (ph, pw) != (h, w) else x
+    overlap = tile // 4
+    ys, xs = tile_origins(ph, tile, tile - overlap), tile_origins(pw, tile, tile - overlap)
+    corners = [(i, y, x0) for i in range(n) for y in ys for x0 in xs]
+    weight = torch.from_numpy(blend_window(tile, overlap))
+    out = torch.zeros(n, model.cfg.out_channels, ph, pw)
+    total = torch.zeros(n, 1, ph, pw)
+    for first in range(0, len(corners), TILES_PER_PASS):
+        part = corners[first : first + TILES_PER_PASS]
+        tiles = torch.stack([x[i, :, y : y + tile, x0 : x0 + tile] for i, y, x0 in part])
+        rec, _, _ = model(tiles.to(device))
+        rec = rec.clamp(-1, 1).float().cpu() * weight
+        for (i, y, x0), r in zip(part, rec, strict=True):
+            out[i, :, y : y + tile, x0 : x0 + tile] += r
+            total[i, :, y : y + tile, x0 : x0 + tile] += weight
+    return (out / total)[:, :, :h, :w].numpy()
 
 
 @dataclass(frozen=True)
@@ -104,9 +139,10 @@ class Translator:
     @classmethod
     def load(cls, checkpoint: Path, device: str) -> Translator:
         path = export_path(checkpoint)
-        if not path.is_file():
+        if not is_export(path):
             raise UsageError(
-                f"--checkpoint {checkpoint}: no {EXPORT_NAME} (a finished training run dir)"
+                f"--checkpoint {checkpoint}: no generator export (a finished training run dir, "
+                "or a folder written by python -m hpc_vqvae.export)"
             )
         model, meta = load_generator(path, device)
         data_cfg = DataConfig(**meta["config"]["data"])
@@ -143,4 +179,5 @@ class Translator:
         sun; that is kept: multiplying the sun back in would black out the night, which is
         what this product is for (the outputs say which convention they carry)."""
         ir = self.norm.ir(bt.swapaxes(0, 1)).swapaxes(0, 1)  # it scales (C, ...) by band
-        return self.norm.vis_to_reflectance(translate_batch(self.model, ir, self.device))
+        tile = self.data_cfg.patch_size
+        return self.norm.vis_to_reflectance(translate_batch(self.model, ir, tile, self.device))

@@ -18,8 +18,8 @@ from mpi4py import MPI
 
 from ..abi.bands import BANDS, SECTOR_SHAPE_2KM, band_number
 from ..abi.grid import ScanError
-from ..store import StoreError, layout
-from . import stats, writer
+from ..store import StoreError, layout, stats
+from . import writer
 from .catalog import Catalog, Scan, build_catalog
 from .config import PreprocessConfig
 from .parallel import Progress, deal

@@ -11,7 +11,7 @@ from ..abi.bands import BANDS, band_number
 from ..abi.grid import ScanError, grid_scan
 from ..abi.platforms import PLATFORMS
 from ..abi.projection import FixedGridProjection
-from . import stats
+from ..store import stats
 from .catalog import Scan
 from .config import PreprocessConfig
 

@@ -14,10 +14,12 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from ..abi.bands import BANDS, band_number
+from ..abi.geometry import fixed_grid_lon_points
 from ..abi.grid import GridSettings
 from ..abi.projection import FixedGridProjection
 from ..errors import UsageError
-from . import layout
+from . import layout, stats
 
 
 class StoreError(UsageError):
@@ -36,6 +38,7 @@ class ScanTable:
     written: np.ndarray  # int8: layout.SCAN_WRITTEN, SCAN_PENDING or SCAN_FAILED
     day_fraction: np.ndarray  # float32, share of pixels with sza < the store's stats_sza_max
     grid_shape: tuple[int, int]  # (ny, nx) of one scan
+    centre_lon: np.ndarray  # float64, longitude of the scan's centre pixel (deg east)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,20 @@ class Store:
         codes = self.group[layout.PLATFORM].oindex[np.asarray(positions, int)]
         return [layout.platform_name(c) for c in codes]
 
+    def statistics_over(self, positions: Sequence[int], bands: Sequence[str]) -> dict:
+        """Band statistics (count, mean, std, min, max; visible bands: daytime) over the
+        scans at ``positions``, from their per-scan partials in time order: the training
+        days' own, for a normaliser that has seen nothing of the scored days."""
+        names = [f"C{int(b):02d}" for b in self.group["band"][:]]
+        partials = self.group[layout.BAND_STATS].oindex[np.asarray(sorted(positions), int)]
+        out = {}
+        for band in bands:
+            i = names.index(band)
+            total = stats.reduce_in_order(partials[:, i])
+            visible = not BANDS[band_number(band)].emissive
+            out[band] = stats.summary(total, daytime_only=visible)
+        return out
+
     def require_arrays(self, names: Sequence[str]) -> None:
         """Every band asked for must be a (time, y, x) array of the store."""
         have = set(self.group.array_keys())
@@ -123,7 +140,21 @@ class Store:
             written=np.asarray(self.group[layout.WRITTEN][:]),
             day_fraction=np.asarray(self.group[layout.DAY_FRACTION][:]),
             grid_shape=(int(ny), int(nx)),
+            centre_lon=self._centre_lon(nx, ny),
         )
+
+    def _centre_lon(self, nx: int, ny: int) -> np.ndarray:
+        """Each scan's centre longitude (meso sectors move), with its own projection; the
+        projection's own longitude for a scan not written or centred off the disk."""
+        x = self.group[layout.FIXED_GRID_X][:, nx // 2]
+        y = self.group[layout.FIXED_GRID_Y][:, ny // 2]
+        record = self.projection()
+        origin = np.full(len(x), record.longitude_of_projection_origin)
+        if layout.PROJECTION_LON in self.group:
+            own = self.group[layout.PROJECTION_LON][:]
+            origin = np.where(np.isfinite(own), own, origin)
+        lon = fixed_grid_lon_points(x, y, record, origin)
+        return np.where(np.isfinite(lon), lon, origin)
 
     def scans(self, positions: Sequence[int], names: Sequence[str]) -> dict[str, np.ndarray]:
         """Whole scans at ``positions``, stacked along a first axis, by array name: one

@@ -35,11 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
     from ..data.preflight import preflight
     from ..errors import UsageError
-    from .config import load_config
+    from .config import check_files, load_config
     from .world import detect
 
     try:
         cfg = load_config(args.config, args.overrides)
+        check_files(cfg)
         data = preflight(cfg.data)  # the same on every rank, before the process group
     except UsageError as err:
         if detect().is_main:  # one line for the job, not one per rank

@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..data.preflight import open_for_training
 from ..distributed import barrier
-from ..model.exported import EXPORT_NAME, save_generator
-from ..store import Store
+from ..model.exported import EXPORT_DIR, save_export
 from ..store.layout import identity
 from .config import Config
 
 TAG = "ds"
+RUN_RECORD = "run.json"  # see run_record
 
 
 @dataclass
@@ -116,28 +117,71 @@ def load(path: Path, g_engine, d_engine, rank: int) -> TrainState:
     return state
 
 
-def export_generator(run_dir: Path, g_engine, cfg: Config, state: TrainState, rank: int) -> Path:
-    """Consolidated fp32 generator weights for inference (collective under ZeRO-3), with what
-    inference needs besides: the config, the step, the store's normalisation statistics and
-    identity (bands and grid settings), and the MLflow run."""
-    module = g_engine.module
-    if cfg.train.zero_stage == 3:
-        import deepspeed
+def run_record(cfg: Config) -> dict:
+    """What inference and evaluation need of a run besides weights: the config, the
+    normalisation statistics of the training days, the training store's identity (bands, grid
+    settings) and the day split. ``RUN/run.json``, written when the run starts, so that any
+    checkpoint can be exported without the store."""
+    store, _, split = open_for_training(cfg.data)
+    return {
+        "config": cfg.model_dump(mode="json"),
+        "statistics": store.statistics_over(split.train, cfg.data.input_bands),
+        "store": identity(store.attrs),
+        "split": split.record(),
+    }
 
-        with deepspeed.zero.GatheredParameters(list(module.parameters()), modifier_rank=None):
-            weights = {k: v.detach().float().cpu().clone() for k, v in module.state_dict().items()}
-    else:
-        weights = {k: v.detach().float().cpu().clone() for k, v in module.state_dict().items()}
-    path = run_dir / EXPORT_NAME
+
+def write_run_record(run_dir: Path, cfg: Config, rank: int, tracking_uri: str) -> Path:
+    path = run_dir / RUN_RECORD
     if rank == 0:
-        store = Store.open(cfg.data.store)
-        meta = {
-            "config": cfg.model_dump(mode="json"),
-            "step": state.step,
-            "statistics": store.statistics,
-            "store": identity(store.attrs),
-            "mlflow_run_id": state.mlflow_run_id,
-        }
-        save_generator(path, weights, meta)
+        record = {**run_record(cfg), "tracking_uri": tracking_uri}
+        path.write_text(json.dumps(record, indent=2) + "\n")
+    return path
+
+
+def fp32_weights(g_engine) -> dict[str, torch.Tensor]:
+    """The generator's fp32 master weights, by DeepSpeed's own consolidation (collective under
+    ZeRO-3): a bf16 run's module holds rounded copies, its optimizer the fp32 masters. Buffers
+    (the codebook's EMA statistics) are kept in fp32 by the quantizer."""
+    from deepspeed.utils import safe_get_full_fp32_param
+
+    module = g_engine.module
+    out = {}
+    for name, param in module.named_parameters():
+        master = safe_get_full_fp32_param(param)  # None: no optimizer wrapper (fp32, ZeRO-0)
+        out[name] = (param if master is None else master).detach().float().cpu().clone()
+    out.update({k: v.detach().float().cpu().clone() for k, v in module.named_buffers()})
+    return out
+
+
+def checkpoint_fp32_weights(path: Path) -> dict[str, torch.Tensor]:
+    """The generator's fp32 weights in a saved checkpoint: ZeRO 1-3 through DeepSpeed's
+    ``get_fp32_state_dict_from_zero_checkpoint``; ZeRO-0 from the module states file, which
+    holds the fp32 weights of an fp32 run."""
+    from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
+
+    engine_dir = path / "generator"
+    if list((engine_dir / TAG).glob("*zero_pp_rank_*_optim_states.pt")):
+        try:
+            return get_fp32_state_dict_from_zero_checkpoint(str(engine_dir), tag=TAG)
+        except (ValueError, KeyError) as err:
+            raise ValueError(
+                f"{engine_dir}: DeepSpeed cannot consolidate this checkpoint ({err}); a bf16 "
+                "ZeRO-0 run keeps its fp32 masters only in the run (export at its end)"
+            ) from None
+    states = torch.load(engine_dir / TAG / "mp_rank_00_model_states.pt", weights_only=False)
+    return {k: v.float() for k, v in states["module"].items()}
+
+
+def export_generator(run_dir: Path, g_engine, state: TrainState, rank: int) -> Path:
+    """``RUN/generator/``: the fp32 master weights at the end of training, with the run's
+    record (collective: every rank takes part in the consolidation)."""
+    weights = fp32_weights(g_engine)
+    path = run_dir / EXPORT_DIR
+    if rank == 0:
+        meta = json.loads((run_dir / RUN_RECORD).read_text())
+        save_export(
+            path, weights, {**meta, "step": state.step, "mlflow_run_id": state.mlflow_run_id}
+        )
     barrier()
     return path

@@ -69,6 +69,14 @@ class Config(BaseModel):
                 "adaptive GAN weight differentiates; use zero_stage <= 2 or "
                 "loss.adaptive_weight=false"
             )
+        moves_codes = self.model.kmeans_init or self.model.dead_code_usage > 0
+        if not self.model.ema and self.train.zero_stage >= 1 and moves_codes:
+            raise ValueError(
+                "model.ema=false learns the codebook with the optimizer, whose fp32 master "
+                "copy under ZeRO 1-3 would undo k-means init and dead-code revival at the next "
+                "step; use model.ema=true, train.zero_stage=0, or model.kmeans_init=false "
+                "with model.dead_code_usage=0"
+            )
         if self.data.patch_size % self.model.downsampling:
             raise ValueError(
                 f"data.patch_size={self.data.patch_size} is not a multiple of the "
@@ -101,6 +109,15 @@ class Config(BaseModel):
 
         walk("", self.model_dump(mode="json"))
         return out
+
+
+def check_files(cfg: Config) -> None:
+    """Files a run reads besides the store, checked before it starts: the LPIPS weights."""
+    from ..model.lpips import missing_weights
+
+    path = cfg.loss.lpips_weights
+    if cfg.loss.lpips_weight > 0 and path is not None and not path.is_file():
+        raise ConfigError(missing_weights(path))
 
 
 def _set(tree: dict, dotted: str, value) -> None:

@@ -40,9 +40,13 @@ def train(
     state = checkpoint.load(resumed, g, d, world.rank) if resumed else checkpoint.TrainState()
     report = Reporter(cfg, run_dir, world, device, state)
     report.started(cfg, world, resumed)
+    report.run_record(checkpoint.write_run_record(run_dir, cfg, world.rank, report.uri))
 
     loader = make_loader(cfg.data, "train", cfg.train.batch_size, world.rank, world.size)
-    val_loader = make_loader(cfg.data, "val", cfg.train.batch_size, world.rank, world.size)
+    val_crops = cfg.train.val_batches * cfg.train.batch_size * world.size  # spread over the block
+    val_loader = make_loader(
+        cfg.data, "val", cfg.train.batch_size, world.rank, world.size, limit=val_crops
+    )
     batches = _batches(loader, state.epoch, state.batch)
     peak, first, run = cfg.learning_rate(world.size), state.step, cfg.train
     status, requeue = "FINISHED", False
@@ -65,7 +69,7 @@ def train(
                 report.train_step(log, state.step)
             if state.step % run.val_every == 0 or state.step == run.max_steps:
                 metrics, first_batch = validate(
-                    g, val_loader, loader.dataset.normalizer, run.val_batches, device
+                    g, val_loader, loader.dataset.normalizer, device, loss_fn.lpips
                 )
                 report.validation(metrics, first_batch, state.step)
             over = stop_after is not None and state.step - first >= stop_after
@@ -80,7 +84,7 @@ def train(
 
         report.resources(world.rank, g, d)
         if state.step >= run.max_steps:
-            checkpoint.export_generator(run_dir, g, cfg, state, world.rank)
+            checkpoint.export_generator(run_dir, g, state, world.rank)
     except BaseException:
         status = "FAILED"
         raise

@@ -50,6 +50,18 @@ class Reporter:
                 + (f" | resumed from {resumed.name}" if resumed else "")
             )
 
+    def run_record(self, path: Path) -> None:
+        """The run's record (config, training-day statistics, store, day split) as an MLflow
+        artifact, and the split's size as parameters."""
+        if not self.main:
+            return
+        split = json.loads(path.read_text())["split"]
+        self.tracker.log_params(
+            {f"split.{role}_days": len(split[f"{role}_days"]) for role in ("train", "val", "test")}
+            | {"split.day_counting": split["day_counting"]}
+        )
+        self.tracker.log_artifact(path)
+
     def train_step(self, log: dict, step: int) -> None:
         """Collective: the step's metrics, averaged over ranks."""
         logged = _mean_over_ranks(log, self.device)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 RETRY_S = 5.0
 # The run folder (absolute) as an MLflow tag: how ``predict --checkpoint RUN_ID`` finds the
-# run's generator.pt, which is not logged as an artifact (it can be large).
+# run's generator export, which is not logged as an artifact (it can be large).
 RUN_DIR_TAG = "hpc_vqvae.run_dir"
 
 
@@ -100,10 +100,17 @@ class Tracker:
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
         self._queue.put(("artifact", (str(path), folder)))
 
+    def log_params(self, params: dict) -> None:
+        from mlflow.entities import Param
+
+        self._queue.put(("params", [Param(k, str(v)[:6000]) for k, v in params.items()]))
+
     def _send(self, kind: str, payload) -> None:
         if kind == "metrics":
             for i in range(0, len(payload), 1000):
                 self.client.log_batch(self.run_id, metrics=payload[i : i + 1000])
+        elif kind == "params":
+            self.client.log_batch(self.run_id, params=payload)
         else:
             self.client.log_artifact(self.run_id, payload[0], payload[1])
 
@@ -164,6 +171,9 @@ class NullTracker:
         pass
 
     def log_artifact(self, path: Path, folder: str | None = None) -> None:
+        pass
+
+    def log_params(self, params: dict) -> None:
         pass
 
     def close(self, status: str = "FINISHED", timeout: float = 60.0) -> None:

@@ -1,5 +1,7 @@
-"""Validation on held-out days: SSIM, PSNR, RMSE, MAE on the reflectance scale, reduced over
-ranks, and a sample grid (IR input | generated | real visible) for the tracker."""
+"""Validation on held-out days: masked SSIM, PSNR, RMSE, MAE (and LPIPS when its weights are
+configured) on the reflectance scale over a stratified sample of the whole validation block,
+with codebook perplexity and usage on the same data, reduced over ranks; and a sample grid
+(IR input | generated | real visible) for the tracker."""
 
 from __future__ import annotations
 
@@ -7,32 +9,29 @@ from pathlib import Path
 
 import torch
 
-from ..data.config import CHANNELS
 from ..distributed import all_reduce_
-from ..metrics import ssim
+from ..metrics import Scores
+from ..model.quantizer import perplexity
 
 
 @torch.no_grad()
-def validate(g_engine, loader, normalizer, max_batches: int, device: str) -> tuple[dict, dict]:
-    """(metrics, first batch for a sample grid). Collective: every rank runs the same number of
-    batches (a ZeRO-3 forward gathers parameters from all ranks)."""
-    n = torch.tensor([min(len(loader), max_batches)], device=device)
-    n_batches = int(all_reduce_(n, "min").item())
-    sums = torch.zeros(4, 3, dtype=torch.float64, device=device)  # sse, sae, pixels, ssim*images
-    images, first = 0, {}
+def validate(g_engine, loader, normalizer, device: str, lpips=None) -> tuple[dict, dict]:
+    """(metrics, first batch for a sample grid) over the whole of ``loader``: the validation
+    crops, spread over every day and hour of the block (``make_loader(limit=...)``).
+    Collective: every rank runs the same number of batches (a ZeRO-3 forward gathers
+    parameters from all ranks)."""
+    n_batches = int(all_reduce_(torch.tensor([len(loader)], device=device), "min").item())
+    module = g_engine.module
+    codes = torch.zeros(module.cfg.codebook_size, dtype=torch.float64, device=device)
+    scores, first = Scores(device), {}
     g_engine.eval()
     for i, batch in zip(range(n_batches), loader, strict=False):
         ir, vis, mask = (batch[k].to(device) for k in ("ir", "vis", "mask"))
-        rec, _, _ = g_engine(ir.to(next(g_engine.module.parameters()).dtype))
+        rec, _, info = g_engine(ir.to(next(module.parameters()).dtype))
         pred = normalizer.vis_to_reflectance(rec.float().clamp(-1, 1))
         true = normalizer.vis_to_reflectance(vis.float())
-        m = mask.expand_as(pred)
-        err = (pred - true) * m
-        sums[0] += (err**2).sum(dim=(0, 2, 3)).double()
-        sums[1] += err.abs().sum(dim=(0, 2, 3)).double()
-        sums[2] += m.sum(dim=(0, 2, 3)).double()
-        sums[3] += ssim(pred, true).double() * len(ir)
-        images += len(ir)
+        scores.update(pred, true, mask, lpips)
+        codes += torch.bincount(info["indices"].flatten(), minlength=len(codes)).double()
         if i == 0:
             first = {
                 "ir": ir[:4].cpu(),
@@ -41,19 +40,10 @@ def validate(g_engine, loader, normalizer, max_batches: int, device: str) -> tup
                 "mask": mask[:4].cpu(),
             }
     g_engine.train()
-    all_reduce_(sums)
-    images = int(all_reduce_(torch.tensor([images], device=device)).item())
-    mse = sums[0] / sums[2].clamp(min=1)
-    per = {
-        "rmse": mse.sqrt(),
-        "mae": sums[1] / sums[2].clamp(min=1),
-        "psnr": 10 * torch.log10(1.0 / mse.clamp(min=1e-12)),
-        "ssim": sums[3] / max(images, 1),
-    }
-    out = {}
-    for name, values in per.items():
-        out[f"val/{name}"] = float(values.mean())
-        out.update({f"val/{name}_{c}": float(v) for c, v in zip(CHANNELS, values, strict=True)})
+    out = scores.reduce().result("val/")
+    all_reduce_(codes)
+    out["val/perplexity"] = float(perplexity(codes))
+    out["val/codebook_usage"] = float((codes > 0).double().mean())
     return out, first
 
 

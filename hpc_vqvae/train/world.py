@@ -84,8 +84,10 @@ def _master_address(world: World) -> str:
     return "127.0.0.1"
 
 
-def setup(world: World) -> str:
-    """Export the torch.distributed variables and start the process group; returns the device."""
+def setup(world: World, engines: bool = True) -> str:
+    """Export the torch.distributed variables and start the process group; returns the device.
+    ``engines``: through DeepSpeed (training); else torch.distributed alone (evaluation, whose
+    stdout must stay its own)."""
     default_port = 29500 + int(os.environ.get("SLURM_JOB_ID", 0)) % 20000
     os.environ.setdefault("MASTER_ADDR", _master_address(world) if world.size > 1 else "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", str(default_port))
@@ -98,10 +100,12 @@ def setup(world: World) -> str:
     cuda = torch.cuda.is_available() and os.environ.get("DS_ACCELERATOR", "cuda") != "cpu"
     if cuda:
         torch.cuda.set_device(world.local_rank % torch.cuda.device_count())
-    import deepspeed
-
+    backend = "nccl" if cuda else "gloo"
     if not dist.is_initialized():
-        deepspeed.init_distributed(
-            dist_backend="nccl" if cuda else "gloo", auto_mpi_discovery=False
-        )
+        if engines:
+            import deepspeed
+
+            deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False)
+        else:
+            dist.init_process_group(backend)
     return f"cuda:{torch.cuda.current_device()}" if cuda else "cpu"

@@ -22,7 +22,17 @@ def make_cfg(store):
     """DataConfig on the test store; small crops and epochs unless a test says otherwise."""
 
     def make(**overrides) -> DataConfig:
-        settings = {"store": store, "patch_size": 64, "samples_per_epoch": 32, **overrides}
+        settings = {
+            "store": store,
+            "patch_size": 64,
+            "samples_per_epoch": 32,
+            # 3 days: the last one validates, nothing held out for tests
+            "val_fraction": 0.2,
+            "test_fraction": 0.0,
+            "split_blocks": 1,
+            "buffer_days": 0,
+            **overrides,
+        }
         return DataConfig(**settings)
 
     return make

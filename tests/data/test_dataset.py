@@ -133,7 +133,9 @@ def test_patch_mode_without_any_daytime_crop_fails_clearly(make_cfg):
 
 @pytest.mark.parametrize("split", ["train", "val"])
 def test_pixel_mode_and_val_mask_night_pixels(make_cfg, store, split):
-    cfg = make_cfg(day_mode="pixel", target_sza_max=88.0, patch_size=256, augment=False)
+    cfg = make_cfg(
+        day_mode="pixel", target_sza_max=88.0, patch_size=256, augment=False, val_fraction=0.5
+    )  # validation: the last two local days, with their evening scans (03 UTC at 137 W)
     ds = PatchDataset(cfg, split)
     partial = 0
     for item in ds:

@@ -35,10 +35,19 @@ def test_divide_by_cos_sza(make_cfg):
     np.testing.assert_allclose(x, [-0.5, 0.0, 1.0], atol=1e-5)  # past 90 deg: floored, clipped
 
 
-def test_zscore_uses_the_store_statistics(make_cfg, store):
+def test_zscore_uses_the_training_days_statistics(make_cfg, store):
+    """The scored days never enter the normalisation: mean and std of the training scans'
+    values (computed here from the raw store), not the whole store's."""
     cfg = make_cfg(ir_norm="zscore", augment=False, samples_per_epoch=4, crops_per_scan=1)
-    stats = zarr.open_group(store, mode="r").attrs["statistics"]
     ds = PatchDataset(cfg, "train")
+    group = zarr.open_group(store, mode="r")
+    stats = {}
+    for band in cfg.input_bands:
+        values = group[band].oindex[np.asarray(ds.scans)]
+        values = values[np.isfinite(values)].astype(np.float64)
+        stats[band] = {"mean": values.mean(), "std": values.std()}
+        whole = group.attrs["statistics"][band]
+        assert abs(whole["mean"] - stats[band]["mean"]) > 1e-3  # the difference matters
     for i in range(len(ds)):
         item = ds[i]
         for c, band in enumerate(cfg.input_bands):

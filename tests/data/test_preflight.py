@@ -17,7 +17,7 @@ from tests.helpers import build_store, train_cmd, train_env
 def test_the_summary_names_satellite_grid_and_split(make_cfg):
     line = preflight(make_cfg())
     assert "(G17 M1, grid 500x500)" in line and "validation days" in line
-    assert "training and" in line and "\n" not in line
+    assert "training, " in line and "test scans" in line and "\n" not in line
 
 
 @pytest.mark.parametrize(
@@ -25,7 +25,7 @@ def test_the_summary_names_satellite_grid_and_split(make_cfg):
     [
         ({"patch_size": 512}, "set data.patch_size to at most 500"),
         ({"input_bands": ["C11", "C13", "C07"]}, "band C07 is not in data store"),
-        ({"val_fraction": 0.9}, "leaves none to train on"),
+        ({"val_fraction": 0.9}, "none to train on"),
     ],
 )
 def test_a_store_that_cannot_serve_is_one_line(make_cfg, change, culprit):
@@ -39,7 +39,7 @@ def test_no_store_or_no_daytime(tmp_path):
         preflight(DataConfig(store=tmp_path / "none.zarr"))
     nights = build_store(tmp_path, "2020-06-01", "2020-06-02", 1, (8,))  # local midnight
     with pytest.raises(UsageError, match="no written train scan has daytime"):
-        preflight(DataConfig(store=nights, patch_size=32))
+        preflight(DataConfig(store=nights, patch_size=32, test_fraction=0, split_blocks=1))
 
 
 def test_train_with_a_missing_store_is_one_line(tmp_path):

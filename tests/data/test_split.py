@@ -1,11 +1,15 @@
+"""The split: contiguous blocks of whole local solar days, validation then test at the end of
+each block, buffer days between them and training, deterministic."""
+
 import numpy as np
 import pytest
 
-from hpc_vqvae.data import PatchDataset, split_days, val_day_positions
+from hpc_vqvae.data import PatchDataset, SplitSettings, assign_roles, solar_days, split_days
+from hpc_vqvae.data.split import BUFFER, TEST, TRAIN, VAL
 from hpc_vqvae.store import ScanTable
 
 
-def table(days: int, per_day: int = 4, written=None, day_fraction=None) -> ScanTable:
+def table(days: int, per_day: int = 4, written=None, day_fraction=None, lon=-137.0) -> ScanTable:
     start = np.datetime64("2021-03-01T00:00", "ns")
     step = np.timedelta64(24 // per_day, "h")
     time = start + step * np.arange(days * per_day)
@@ -15,20 +19,51 @@ def table(days: int, per_day: int = 4, written=None, day_fraction=None) -> ScanT
         written=np.ones(n, np.int8) if written is None else np.asarray(written, np.int8),
         day_fraction=np.ones(n, np.float32) if day_fraction is None else day_fraction,
         grid_shape=(500, 500),
+        centre_lon=np.full(n, lon),
     )
 
 
-def test_val_days_are_evenly_spaced():
-    assert val_day_positions(10, 0.2).tolist() == [2, 7]
-    assert val_day_positions(3, 0.2).tolist() == [1]  # max(1, round(0.6)) = 1: the middle
-    assert val_day_positions(100, 0.1).tolist() == list(range(5, 100, 10))
+def _days(n: int) -> np.ndarray:
+    return np.datetime64("2021-01-01") + np.arange(n).astype("timedelta64[D]")
 
 
-def test_one_day_or_no_training_day_is_refused():
+def test_solar_days_put_the_boundary_at_local_midnight():
+    t = np.array(["2021-03-01T08:00", "2021-03-01T10:00", "2021-03-01T23:00"], "datetime64[ns]")
+    # at 137 W local midnight is 09:08 UTC: 08:00 UTC is still Feb 28 there, 23:00 is Mar 1
+    assert [str(d) for d in solar_days(t, np.full(3, -137.0))] == [
+        "2021-02-28", "2021-03-01", "2021-03-01",
+    ]  # fmt: skip
+    assert [str(d) for d in solar_days(t, np.zeros(3))] == ["2021-03-01"] * 3
+
+
+def test_blocks_end_with_validation_then_test_and_spread_over_the_year():
+    roles = assign_roles(_days(365), SplitSettings(0.1, 0.1, blocks=4, buffer_days=0))
+    blocks = np.array_split(np.arange(365), 4)
+    for block in blocks:  # each season: training, then ~9 validation days, then ~9 test days
+        r = roles[block]
+        first_val, first_test = np.argmax(r == VAL), np.argmax(r == TEST)
+        assert (r[:first_val] == TRAIN).all() and (r[first_val:first_test] == VAL).all()
+        assert (r[first_test:] == TEST).all() and (r == VAL).sum() == (r == TEST).sum() == 9
+    assert (roles == VAL).sum() == 36 and (roles == TRAIN).sum() == 365 - 72
+
+
+def test_buffers_separate_what_is_scored_from_what_trains():
+    days = _days(60)
+    roles = assign_roles(days, SplitSettings(0.1, 0.1, blocks=2, buffer_days=2))
+    train, val, test = (days[roles == r] for r in (TRAIN, VAL, TEST))
+    assert len(val) and len(test) and (roles == BUFFER).sum() > 0
+    gap = np.abs(train[:, None] - np.concatenate([val, test])[None, :]).min()
+    assert gap > np.timedelta64(2, "D")  # no training day within 2 days of a scored one
+    assert np.abs(val[:, None] - test[None, :]).min() > np.timedelta64(2, "D")
+    again = assign_roles(days, SplitSettings(0.1, 0.1, blocks=2, buffer_days=2))
+    assert np.array_equal(roles, again)  # deterministic
+
+
+def test_too_few_days_are_refused():
     with pytest.raises(ValueError, match="1 day"):
-        val_day_positions(1, 0.2)
-    with pytest.raises(ValueError, match="leaves none to train"):
-        val_day_positions(2, 0.8)
+        split_days(table(1, lon=0.0), SplitSettings(0.2))
+    with pytest.raises(ValueError, match="leave none to train on"):
+        split_days(table(4, lon=0.0), SplitSettings(0.3, 0.3, blocks=2))
 
 
 def test_split_keeps_whole_days_and_daytime_written_scans():
@@ -37,30 +72,36 @@ def test_split_keeps_whole_days_and_daytime_written_scans():
     written[[0, 13]] = [0, -1]
     day = np.ones(n, np.float32)
     day[[1, 22]] = [0.0, np.nan]
-    t = table(10, written=written, day_fraction=day)
-    s = split_days(t, 0.2)
+    t = table(10, written=written, day_fraction=day, lon=0.0)
+    s = split_days(t, SplitSettings(0.1, 0.1, blocks=1, buffer_days=0))
     days = t.time.astype("datetime64[D]")
-    assert set(days[s.train]).isdisjoint(days[s.val])
-    assert set(days[s.val]) == set(s.val_days) == {days[8], days[28]}
-    assert not {0, 1, 13, 22} & (set(s.train) | set(s.val))
-    assert len(s.train) + len(s.val) == n - 4
-    assert np.array_equal(split_days(t, 0.2).train, s.train)
+    sets = [set(days[p]) for p in (s.train, s.val, s.test)]
+    assert (
+        sets[0].isdisjoint(sets[1]) and sets[0].isdisjoint(sets[2]) and sets[1].isdisjoint(sets[2])
+    )
+    assert sets[1] == {days[32]} and sets[2] == {days[36]}  # the last two days
+    assert not {0, 1, 13, 22} & (set(s.train) | set(s.val) | set(s.test))
+    assert len(s.train) + len(s.val) + len(s.test) == n - 4
+    record = s.record()
+    assert record["val_days"] == [str(days[32])] and record["scans"]["test"] == 4
 
 
 def test_days_come_from_written_scans_only():
     written = np.zeros(12, np.int8)
     written[:4] = 1  # only the first of three days is written
     with pytest.raises(ValueError, match="1 day"):
-        split_days(table(3, written=written), 0.2)
+        split_days(table(3, written=written, lon=0.0), SplitSettings(0.2))
 
 
 def test_store_split_shares_no_day(make_cfg, store):
     import zarr
 
-    train, val = PatchDataset(make_cfg(), "train"), PatchDataset(make_cfg(), "val")
-    day = train.times.astype("datetime64[D]")
+    cfg = make_cfg()
+    train, val = PatchDataset(cfg, "train"), PatchDataset(cfg, "val")
+    split = train.day_split
+    day = solar_days(train.times, np.full(len(train.times), -137.0))
     assert set(day[train.scans]).isdisjoint(day[val.scans])
-    assert [str(d) for d in val.val_days] == ["2020-06-02"]  # the middle of three days
+    assert set(day[val.scans]) <= set(split.val_days)
     fraction = zarr.open_group(store, mode="r")["day_fraction"][:]
     assert (fraction[train.scans] > 0).all() and (fraction[val.scans] > 0).all()
-    assert len(train.scans) + len(val.scans) == (fraction > 0).sum() < len(fraction)
+    assert len(train.scans) + len(val.scans) <= (fraction > 0).sum() < len(fraction)

@@ -55,7 +55,7 @@ def test_values_are_codes():
 
 def test_ema_update_moves_codes_toward_their_vectors():
     torch.manual_seed(0)
-    vq = VectorQuantizer(4, 2, ema=True, decay=0.5, kmeans_init=False, dead_code_threshold=0.0)
+    vq = VectorQuantizer(4, 2, ema=True, decay=0.5, kmeans_init=False, dead_code_usage=0.0)
     vq.embed.copy_(torch.tensor([[0.0, 0.0], [10.0, 10.0], [-10.0, 10.0], [10.0, -10.0]]))
     vq.embed_avg.copy_(vq.embed * 1.0)
     vq.cluster_size.fill_(1.0)
@@ -73,7 +73,8 @@ def test_ema_update_moves_codes_toward_their_vectors():
 
 def test_dead_codes_are_revived_from_the_batch():
     torch.manual_seed(0)
-    vq = VectorQuantizer(16, 3, ema=True, decay=0.5, kmeans_init=False, dead_code_threshold=0.5)
+    # 32 vectors, 16 codes: an even share is 2; a quarter of it, 0.5, is the threshold
+    vq = VectorQuantizer(16, 3, ema=True, decay=0.5, kmeans_init=False, dead_code_usage=0.25)
     vq.cluster_size.fill_(0.6)  # unused codes decay to 0.3: below the threshold
     vq.embed.copy_(torch.randn(16, 3) * 100)  # all far away: one code wins everything
     z = torch.randn(2, 3, 4, 4)
@@ -87,7 +88,7 @@ def test_dead_codes_are_revived_from_the_batch():
 
 def test_kmeans_init_on_first_batch_only():
     torch.manual_seed(0)
-    vq = VectorQuantizer(4, 2, ema=True, kmeans_init=True, dead_code_threshold=0.0)
+    vq = VectorQuantizer(4, 2, ema=True, kmeans_init=True, dead_code_usage=0.0)
     centres = torch.tensor([[5.0, 5.0], [-5.0, 5.0], [5.0, -5.0], [-5.0, -5.0]])
     pts = (centres.repeat(64, 1) + 0.01 * torch.randn(256, 2)).T.reshape(1, 2, 16, 16)
     assert not bool(vq.initted)
@@ -110,7 +111,8 @@ def _worker(rank: int, port: int, out: dict):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     dist.init_process_group("gloo", rank=rank, world_size=2)
     torch.manual_seed(100 + rank)  # each rank sees different data
-    vq = VectorQuantizer(16, 4, ema=True, kmeans_init=True, dead_code_threshold=2.0).train()
+    # 64 vectors over both ranks, 16 codes: even share 4, revived below 2
+    vq = VectorQuantizer(16, 4, ema=True, kmeans_init=True, dead_code_usage=0.5).train()
     ppl = []
     for _ in range(5):
         _, _, info = vq(torch.randn(2, 4, 4, 4) * (1 + rank))
@@ -126,3 +128,32 @@ def test_codebooks_agree_across_ranks():
     mp.spawn(_worker, args=(free_port(), out), nprocs=2, join=True)
     (e0, c0, p0), (e1, c1, p1) = out[0], out[1]
     assert torch.equal(e0, e1) and torch.equal(c0, c1) and p0 == p1
+
+
+def _revivals(z: torch.Tensor, steps: int = 4) -> tuple[list[int], torch.Tensor, torch.Tensor]:
+    """(codes revived at each step, codebook, EMA usage) of a fresh seeded quantizer."""
+    torch.manual_seed(7)
+    vq = VectorQuantizer(16, 3, ema=True, decay=0.8, kmeans_init=False, dead_code_usage=0.3)
+    vq.train()
+    dead = [int(vq(z)[2]["dead_codes"]) for _ in range(steps)]
+    return dead, vq.embed.clone(), vq.cluster_size.clone()
+
+
+def _twice_the_batch(rank: int, port: int, out: dict):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    out[rank] = _revivals(torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(1)))
+    dist.destroy_process_group()
+
+
+def test_revival_is_the_same_on_one_rank_or_two():
+    """Two ranks with a copy of one rank's batch each: a global batch twice the size, every
+    code's usage twice as large. Relative to the global batch, the same codes die and are
+    revived, with the same vectors, as on one rank (an absolute threshold would not hold)."""
+    one = _revivals(torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(1)))
+    out = mp.Manager().dict()
+    mp.spawn(_twice_the_batch, args=(free_port(), out), nprocs=2, join=True)
+    dead, embed, usage = out[0]
+    assert sum(one[0]) > 0 and dead == one[0], (dead, one[0])
+    torch.testing.assert_close(embed, one[1], rtol=1e-2, atol=1e-4)  # but for EMA eps smoothing
+    assert torch.allclose(usage, 2 * one[2], rtol=1e-5)

@@ -99,7 +99,7 @@ def test_bad_requests_are_one_line(checkpoint, sample_dir, tmp_path):
         "--output",
         tmp_path / "x.nc",
     )
-    assert proc.returncode == 2 and "generator.pt" in proc.stderr
+    assert proc.returncode == 2 and "no generator export" in proc.stderr
     assert not (tmp_path / "x.nc").exists()
 
 
@@ -160,7 +160,7 @@ def test_store_range_to_zarr(trained, tmp_path):
 
 
 def test_range_by_mlflow_run_id(trained, tmp_path):
-    """The run id resolves through the real MLflow backend to the run's generator.pt; a range of
+    """The run id resolves through the real MLflow backend to the run's export; a range of
     one scan has one grid, so it carries CF x/y that pyresample maps."""
     from mlflow.tracking import MlflowClient
 

@@ -5,11 +5,11 @@ from datetime import datetime, timedelta
 import numpy as np
 import pytest
 
-from hpc_vqvae.preprocess import stats
 from hpc_vqvae.preprocess.catalog import build_catalog
 from hpc_vqvae.preprocess.config import ConfigError, load_config
 from hpc_vqvae.preprocess.parallel import deal
 from hpc_vqvae.preprocess.writer import _time_chunks
+from hpc_vqvae.store import stats
 
 
 def test_statistics_combine_like_one_pass():

@@ -72,7 +72,15 @@ def test_a_store_of_layout_1_still_opens_and_feeds_training(train_store, tmp_pat
     n = len(store.table().time)
     assert store.scan_satellites(range(n)) == ["G17"] * n
     assert {p.longitude_of_projection_origin for p in store.scan_projections(range(n))} == {-137.0}
-    item = PatchDataset(DataConfig(store=old, patch_size=32, samples_per_epoch=8), "train")[0]
+    cfg = DataConfig(
+        store=old,
+        patch_size=32,
+        samples_per_epoch=8,
+        test_fraction=0,
+        split_blocks=1,
+        buffer_days=0,
+    )
+    item = PatchDataset(cfg, "train")[0]
     assert item["ir"].shape == (3, 32, 32)
     # the preprocessing stage does not resume it: one line, the store untouched
     before = load_store(old)

@@ -48,6 +48,8 @@ def test_overrides_and_flat_params():
         ("optim.betas=[0.5]", "optim.betas"),
         ("data.input_bands=[C11,C13]", "in_channels"),
         ("nonsense", "section.key=value"),
+        ("model.ema=false", "fp32 master copy under ZeRO 1-3"),
+        ("model.dead_code_threshold=1.0", "replaced by dead_code_usage"),
     ],
 )
 def test_bad_values_fail_naming_the_field(override, culprit):

@@ -12,7 +12,7 @@ import pytest
 import torch
 from mlflow.tracking import MlflowClient
 
-from hpc_vqvae.model import ModelConfig, VQModel
+from hpc_vqvae.model import load_generator
 from hpc_vqvae.train import checkpoint
 from hpc_vqvae.train.__main__ import EXIT_REQUEUE
 from tests.helpers import read_metrics, run_trainer, small_run, train_cmd, train_env
@@ -49,9 +49,25 @@ def test_zero_stages_on_two_ranks(
     rows = read_metrics(run_dir)
     assert [r["step"] for r in rows] == [1, 2, 3, 4]
     assert all(np.isfinite(r["train/rec_loss"]) and r["train/disc_loss"] > 0 for r in rows[1:])
-    exported = torch.load(run_dir / "generator.pt", weights_only=False)
-    model = VQModel(ModelConfig(**exported["config"]["model"]))
-    model.load_state_dict(exported["generator"])  # consolidated fp32, whatever the stage
+    model, meta = load_generator(run_dir / "generator")  # consolidated fp32, whatever the stage
+    assert meta["step"] == 4 and meta["config"]["train"]["zero_stage"] == stage
+    exported = model.state_dict()
+    # the fp32 masters DeepSpeed's own tool consolidates from the final checkpoint, and the
+    # same again through python -m hpc_vqvae.export
+    final = checkpoint.checkpoint_fp32_weights(checkpoint.latest(run_dir))
+    cli = subprocess.run(
+        [sys.executable, "-m", "hpc_vqvae.export", str(run_dir), "--output", str(tmp_path / "e")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    again = load_generator(tmp_path / "e")[0].state_dict()
+    for name, w in exported.items():
+        assert w.dtype == torch.float32 and torch.equal(w, again[name]), name
+        if name in final:
+            assert torch.equal(w, final[name]), name
+    if precision == "bf16":  # masters, not the bf16-rounded weights the module computed with
+        weight = exported["decoder.conv_out.weight"]
+        assert not torch.equal(weight, weight.bfloat16().float())
     client = MlflowClient(tracking_uri=mlflow_server)
     exp = client.get_experiment_by_name(EXPERIMENT)
     runs = [r for r in client.search_runs([exp.experiment_id]) if r.info.run_name == run_dir.name]
@@ -72,6 +88,9 @@ def test_zero_stages_on_two_ranks(
         "val/psnr",
         "val/rmse",
         "val/mae",
+        "val/psnr_pooled",
+        "val/perplexity",
+        "val/codebook_usage",
     ):
         assert key in run.data.metrics, key
     assert "git_commit" in run.data.tags and run.data.tags["launcher"]

@@ -1,4 +1,5 @@
-"""Per-band statistics that combine exactly, whatever the number of ranks.
+"""Per-band statistics that combine exactly, whatever the number of ranks: the preprocessing
+stage reduces the store's, the data stage those of the training days only.
 
 Each scan contributes (count, mean, M2, min, max) computed in float64 (the store's
 ``layout.BAND_STAT_FIELDS``); partials are combined

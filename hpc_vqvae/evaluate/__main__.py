@@ -1,0 +1,143 @@
+"""``python -m hpc_vqvae.evaluate --checkpoint RUN|EXPORT|RUN_ID --store STORE.zarr``: the
+paper's table (SSIM, PSNR, RMSE, MAE, LPIPS) of the model on the held-out test days (or any
+time range), beside a least-squares and an inverted-IR baseline, with breakdowns by channel,
+solar zenith (twilight included), month or hour; one process or many (torchrun, srun, mpiexec)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m hpc_vqvae.evaluate", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("--checkpoint", required=True, help="a run dir, an export, or an MLflow run id")
+    p.add_argument("--tracking-uri", help="MLflow (default: $MLFLOW_TRACKING_URI, else the run's)")
+    p.add_argument("--store", type=Path, required=True, help="the preprocessed store")
+    p.add_argument("--split", choices=["test", "val"], default="test", help="the model's own split")
+    p.add_argument("--start", help="instead of --split: first scan start (UTC)")
+    p.add_argument("--end", help="with --start: last scan start, inclusive (UTC)")
+    p.add_argument("--by", default="sza", help="breakdowns besides the channels: sza,month,hour")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.add_argument("--plot", type=Path, help="scores by solar zenith, as a PNG")
+    p.add_argument("--batch-size", type=int, default=4, help="whole scans per forward pass")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    from ..errors import UsageError
+    from ..train.world import detect
+
+    world = detect()
+    try:
+        report, meta = _run(args, world)
+    except UsageError as err:
+        if world.is_main:
+            print(f"error: {err}", file=sys.stderr)
+        return 2
+    if not world.is_main:
+        return 0
+    from .report import plot, table
+
+    print(json.dumps(report, indent=2) if args.format == "json" else table(report))
+    if args.plot:
+        plot(report, args.plot)
+    note = _log_to_mlflow(report, meta, args)
+    if note:
+        print(note, file=sys.stderr)
+    return 0
+
+
+def _run(args, world) -> tuple[dict, dict]:
+    from ..errors import UsageError
+    from ..predict.sources import parse_time, select_scans
+    from ..predict.translator import Translator, resolve_checkpoint
+    from .report import summary
+    from .run import evaluate
+    from .scans import by_range, by_split
+
+    bys = {b.strip() for b in args.by.split(",") if b.strip()}
+    if bys - {"sza", "month", "hour"}:
+        raise UsageError(f"--by {args.by}: choose among sza, month, hour")
+    if (args.start is None) != (args.end is None):
+        raise UsageError("--start and --end go together")
+    checkpoint = resolve_checkpoint(args.checkpoint, args.tracking_uri)
+    model = Translator.load(checkpoint, args.device)
+    if args.start is not None:
+        scans = select_scans(
+            args.store, parse_time("--start", args.start), parse_time("--end", args.end)
+        )
+        model.check_store(scans.store)
+        sel = by_range(model, args.store, scans.index, scans.time)
+    else:
+        sel = by_split(model, args.store, args.split)
+        model.check_store(sel.store)
+    if world.size > 1:
+        from ..train.world import setup
+
+        setup(world, engines=False)
+    lpips, reason = _lpips(model)
+    scores = evaluate(model, sel, bys, args.device, args.batch_size, lpips, world.rank, world.size)
+    extra = {
+        "checkpoint": str(checkpoint),
+        "store": str(args.store),
+        "selection": sel.label,
+        "scans": len(sel.positions),
+        "convention": _convention(model),
+        "target_sza_max": model.data_cfg.target_sza_max,
+        "ranks": world.size,
+    }
+    return summary(scores, extra, reason), model.meta
+
+
+def _convention(model) -> str:
+    if model.sun_normalised:
+        return "sun-normalised reflectance (reflectance factor / cos(solar zenith))"
+    return "reflectance factor at the scan's own solar geometry"
+
+
+def _lpips(model):
+    """LPIPS from the weight file the run's loss config names, or why there is none."""
+    from ..model.lpips import LPIPS
+
+    path = model.meta["config"]["loss"].get("lpips_weights")
+    if not path:
+        return None, "no LPIPS weights configured (loss.lpips_weights; see hpc_vqvae.model.lpips)"
+    if not Path(path).is_file():
+        return None, f"LPIPS weights {path} not found here"
+    return LPIPS.from_file(path).to(model.device), None
+
+
+def _log_to_mlflow(report: dict, meta: dict, args) -> str | None:
+    """Into the checkpoint's MLflow run, when it has one and a tracking URI is known."""
+    run_id = meta.get("mlflow_run_id")
+    if not run_id:
+        return "not logged to MLflow: the checkpoint names no run"
+    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or meta.get("tracking_uri")
+    if uri is None:
+        return "not logged to MLflow: give --tracking-uri (or MLFLOW_TRACKING_URI)"
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        return f"not logged to MLflow: {uri} does not exist here"
+    from mlflow.tracking import MlflowClient
+
+    from .report import mlflow_metrics
+
+    client = MlflowClient(tracking_uri=uri)
+    for key, value in mlflow_metrics(report).items():
+        client.log_metric(run_id, key, value, step=int(meta.get("step", 0)))
+    if args.plot:
+        client.log_artifact(run_id, str(args.plot), "eval")
+    return f"logged eval/ metrics to MLflow run {run_id} at {uri}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""An evaluation's report: one JSON object (the paper's table for the model, the baselines
+beside it, the breakdowns), the same as a table, a plot, and MLflow metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .run import KEYS, PREDICTORS
+
+
+def summary(scores: dict, extra: dict, lpips_reason: str | None) -> dict:
+    """``--format json``: top-level ssim, psnr, rmse, mae, lpips of the model; ``baseline``
+    (least squares) and ``baseline_grey`` (inverted IR) with the same keys; ``by_sza``,
+    ``by_month``, ``by_hour`` per predictor; per channel under ``channels``."""
+
+    def metrics(result: dict) -> dict | None:
+        if result["images"] == 0:  # nothing of this breakdown among the scans
+            return None
+        out = {k: round(result[k], 6) for k in KEYS}
+        out["lpips"] = round(result["lpips"], 6) if "lpips" in result else None
+        out["channels"] = {
+            c: {k: round(result[f"{k}_{c}"], 6) for k in KEYS} for c in ("R", "G", "B")
+        }
+        return out
+
+    model = scores["model"]["all"]
+    report = {
+        **metrics(model),
+        "lpips_reason": lpips_reason,
+        "pixels": int(model["pixels"]),
+        "images": int(model["images"]),
+        **extra,
+        "baseline": metrics(scores["baseline"]["all"]),
+        "baseline_grey": metrics(scores["baseline_grey"]["all"]),
+    }
+    for kind in ("sza", "month", "hour"):
+        keys = [k for k in scores["model"] if k.startswith(kind + " ")]
+        if keys:
+            report[f"by_{kind}"] = {
+                k.split(" ", 1)[1]: {p: metrics(scores[p][k]) for p in PREDICTORS} for k in keys
+            }
+    return report
+
+
+def table(report: dict) -> str:
+    rows = [
+        ("", "SSIM", "PSNR", "PSNR pooled", "RMSE", "MAE", "LPIPS"),
+        *[
+            (
+                label,
+                *(f"{r[k]:.4f}" for k in ("ssim", "psnr", "psnr_pooled", "rmse", "mae")),
+                "-" if r["lpips"] is None else f"{r['lpips']:.4f}",
+            )
+            for label, r in (
+                ("model", report),
+                ("least squares", report["baseline"]),
+                ("inverted IR", report["baseline_grey"]),
+            )
+        ],
+    ]
+    lines = [
+        f"{report['selection']}: {report['scans']} scans, {report['pixels']} daytime pixels "
+        f"(sza < {report['target_sza_max']}); {report['convention']}",
+        *_grid(rows),
+    ]
+    if "by_sza" in report:
+        lines += ["", "by solar zenith (deg): SSIM / RMSE of model | least squares | inverted IR"]
+        for bin_, r in report["by_sza"].items():
+            cells = " | ".join(
+                "-" if r[p] is None else f"{r[p]['ssim']:.3f} / {r[p]['rmse']:.4f}"
+                for p in ("model", "baseline", "baseline_grey")
+            )
+            lines.append(f"  {bin_:>6}  {cells}")
+    if report.get("lpips_reason"):
+        lines.append(f"LPIPS: {report['lpips_reason']}")
+    return "\n".join(lines)
+
+
+def _grid(rows) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        for r in rows
+    ]
+
+
+def mlflow_metrics(report: dict) -> dict[str, float]:
+    """``eval/ssim`` ..., ``eval/baseline/ssim`` ..., ``eval/sza_80-90/ssim`` ... (model)."""
+    out = {}
+    for key in (*KEYS, "lpips"):
+        for prefix, r in (("eval/", report), ("eval/baseline/", report["baseline"]),
+                          ("eval/baseline_grey/", report["baseline_grey"])):  # fmt: skip
+            if r.get(key) is not None:
+                out[prefix + key] = r[key]
+    for bin_, r in report.get("by_sza", {}).items():
+        if r["model"] is not None:
+            out.update({f"eval/sza_{bin_}/{k}": r["model"][k] for k in KEYS})
+    return out
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    bins = list(report["by_sza"])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, key in zip(axes, ("ssim", "rmse"), strict=True):
+        for i, (p, label) in enumerate(PREDICTORS.items()):
+            x = [j + (i - 1) * 0.27 for j in range(len(bins))]
+            values = [(report["by_sza"][b][p] or {}).get(key, float("nan")) for b in bins]
+            ax.bar(x, values, width=0.27, label=label)
+        ax.set_xticks(range(len(bins)), bins)
+        ax.set_xlabel("solar zenith (deg)")
+        ax.set_title(key.upper())
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"{report['selection']} ({report['convention']})", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,61 @@
+"""``python -m hpc_vqvae.export RUN_DIR [--step N] [--output DIR]``: a saved checkpoint as an
+export that ``predict`` and ``evaluate`` load (``model.safetensors`` with the fp32 weights,
+``config.json`` with the run's config, statistics and training store), no DeepSpeed needed
+to read it. The weights are DeepSpeed's own fp32 consolidation of the checkpoint: the fp32
+masters of a bf16 run, not its rounded copies."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import UsageError
+from .model.exported import save_export
+from .train import checkpoint
+
+
+def export(run_dir: Path, step: int | None = None, output: Path | None = None) -> Path:
+    if not (run_dir / checkpoint.RUN_RECORD).is_file():
+        raise UsageError(f"{run_dir}: not a training run dir (no {checkpoint.RUN_RECORD})")
+    path = checkpoint.step_dir(run_dir, step) if step is not None else checkpoint.latest(run_dir)
+    if path is None or not (path / "COMPLETE").is_file():
+        have = sorted(p.parent.name for p in (run_dir / "checkpoints").glob("step_*/COMPLETE"))
+        raise UsageError(
+            f"{run_dir}: no complete checkpoint {'at step ' + str(step) if step else ''} "
+            f"(it has {', '.join(have) or 'none'})"
+        )
+    try:
+        weights = checkpoint.checkpoint_fp32_weights(path)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    state = json.loads((path / "state.json").read_text())
+    meta = {
+        **json.loads((run_dir / checkpoint.RUN_RECORD).read_text()),
+        "step": state["step"],
+        "mlflow_run_id": state.get("mlflow_run_id"),
+        "source_checkpoint": str(path.resolve()),
+    }
+    return save_export(output or run_dir / "exports" / path.name, weights, meta)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m hpc_vqvae.export", description=__doc__.splitlines()[0]
+    )
+    p.add_argument("run_dir", type=Path, help="a training run dir")
+    p.add_argument("--step", type=int, help="default: the latest complete checkpoint")
+    p.add_argument("--output", type=Path, help="default: RUN_DIR/exports/step_NNNNNNNN")
+    args = p.parse_args(argv)
+    try:
+        out = export(args.run_dir, args.step, args.output)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"exported {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
