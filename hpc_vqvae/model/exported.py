@@ -43,7 +43,8 @@ def save_export(folder: Path, weights: dict[str, torch.Tensor], meta: dict) -> P
     folder = Path(folder)
     tmp = folder.with_name(f".{folder.name}.partial")
     tmp.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.detach().float().contiguous().cpu() for k, v in weights.items()}, tmp / WEIGHTS)
+    tensors = {k: _fp32(v).contiguous().cpu() for k, v in weights.items()}
+    save_file(tensors, tmp / WEIGHTS)
     (tmp / META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
     if folder.exists():
         for old in (folder / WEIGHTS, folder / META):
@@ -51,6 +52,11 @@ def save_export(folder: Path, weights: dict[str, torch.Tensor], meta: dict) -> P
         folder.rmdir()
     tmp.rename(folder)
     return folder
+
+
+def _fp32(t: torch.Tensor) -> torch.Tensor:
+    """Floating tensors as fp32; flags (the codebook's ``initted``) as they are."""
+    return t.detach().float() if t.is_floating_point() else t.detach()
 
 
 def load_generator(path: Path, device: str = "cpu") -> tuple[VQModel, dict]:

@@ -150,7 +150,7 @@ def fp32_weights(g_engine) -> dict[str, torch.Tensor]:
     for name, param in module.named_parameters():
         master = safe_get_full_fp32_param(param)  # None: no optimizer wrapper (fp32, ZeRO-0)
         out[name] = (param if master is None else master).detach().float().cpu().clone()
-    out.update({k: v.detach().float().cpu().clone() for k, v in module.named_buffers()})
+    out.update({k: v.detach().cpu().clone() for k, v in module.named_buffers()})
     return out
 
 

@@ -2,6 +2,8 @@ import pytest
 import torch
 
 from hpc_vqvae.model import ModelConfig, VQModel, build_discriminator
+from hpc_vqvae.train.config import load_config
+from tests.helpers import REPO
 
 TINY = ModelConfig(
     ch=16,
@@ -37,10 +39,16 @@ def test_skip_free_output_depends_on_codes_only():
 
 
 def test_paper_config_builds_and_sizes():
-    paper = ModelConfig()
-    assert (paper.ch, paper.ch_mult, paper.num_res_blocks) == (128, [1, 1, 2, 2, 4], 3)
-    assert (paper.codebook_size, paper.embed_dim) == (4096, 256)
-    assert paper.downsampling == 16
+    """configs/paper.yaml's generator, built: a 256 px crop in, one out, through a 16 x 16 grid
+    of 4096 codes of 256 dims, 82.0 M parameters (any change of the architecture shows here)."""
+    cfg = load_config(REPO / "configs" / "paper.yaml", ["loss.lpips_weight=0"]).model
+    model = VQModel(cfg).eval()
+    with torch.no_grad():
+        rec, _, info = model(torch.randn(1, 3, 256, 256))
+    assert rec.shape == (1, 3, 256, 256) and info["indices"].shape == (1, 16, 16)
+    assert tuple(model.quantize.embed.shape) == (4096, 256)
+    assert sum(p.numel() for p in model.parameters()) == 81_972_099
+    assert any(type(m).__name__ == "AttnBlock" for m in model.decoder.modules())
 
 
 def test_conditional_discriminator():

@@ -10,6 +10,7 @@ import xarray as xr
 
 from hpc_vqvae.abi.names import place_in_archive
 from hpc_vqvae.abi.projection import FixedGridProjection
+from hpc_vqvae.predict.translator import Translator
 from hpc_vqvae.store import Store
 from tests.helpers import sample_files, train_env
 
@@ -129,10 +130,20 @@ def test_store_range_to_zarr(trained, tmp_path):
         ds.time.dt.day.values.tolist() == [1, 1, 1] and ds.time.to_index().is_monotonic_increasing
     )
     valid = np.all([np.isfinite(src[b]) for b in BANDS], axis=0)
-    for c in "RGB":
+    # the values are the model's on the store's inputs, whatever the batching: the pipeline
+    # (normalisation, tiles, masks, convention) adds nothing of its own
+    model = Translator.load(trained.run_dir, "cpu")
+    want = model.reflectance(np.stack([src[b].values for b in BANDS], axis=1))
+    for i, c in enumerate("RGB"):
         assert ds[c].dtype == np.float32 and ds[c].attrs["grid_mapping"] == "goes_imager_projection"
         np.testing.assert_array_equal(np.isfinite(ds[c]).values, valid)
+        np.testing.assert_allclose(ds[c].values[valid], want[:, i][valid], rtol=1e-5, atol=1e-6)
         assert 0 <= float(ds[c].min()) and float(ds[c].max()) <= np.float32(1.2)
+        # sun-normalised output: named for what it is, without the standard name of
+        # reflectance at the scan's own solar geometry
+        assert (
+            "standard_name" not in ds[c].attrs and "cos(solar zenith)" in ds[c].attrs["long_name"]
+        )
     assert ds.attrs["ai_generated"] == "true" and ds.attrs["Conventions"] == "CF-1.8"
     assert ds.attrs["model_checkpoint"] == str(trained.run_dir.resolve())
     proj = ds["goes_imager_projection"].attrs
