@@ -103,7 +103,9 @@ def test_training_launch_compare_and_predict_commands(readme_store, sample_dir, 
     training = readme_commands("Training (DeepSpeed) and tracking (MLflow)")
     launch = [c for c in readme_commands("On a Slurm cluster") if "hpc_vqvae.launch" in c]
     predict = readme_commands("Nighttime inference")
+    evaluating = readme_commands("Evaluating")
     assert len(training) == 3 and len(predict) == 3, "update this test with the README"
+    assert len(evaluating) == 1, "update this test with the README"
     assert any("--local" in c for c in launch) and any("--dry-run" in c for c in launch)
     for cmd in training + [c for c in launch if "--local" in c or "--dry-run" in c]:
         proc = _bash(local(cmd), tmp_path, env)
@@ -118,6 +120,11 @@ def test_training_launch_compare_and_predict_commands(readme_store, sample_dir, 
         assert proc.returncode == 0, f"{cmd}\n{proc.stderr[-3000:]}"
     for out in ("night.nc", "night.png", "night.zarr", "night-run.zarr"):
         assert (tmp_path / out).exists(), out
+    proc = _bash(local(evaluating[0]), tmp_path, env)
+    assert proc.returncode == 0, f"{evaluating[0]}\n{proc.stderr[-3000:]}"
+    report = json.loads(proc.stdout)
+    assert report["selection"].startswith("val split") and report["baseline"]["rmse"] > 0
+    assert (tmp_path / "evaluation.png").stat().st_size > 10_000
 
 
 def test_config_reference_lists_every_key_with_its_default():
@@ -153,6 +160,9 @@ EXERCISED = {
         "test_training_launch_compare_and_predict_commands, as written"
     ),
     r"launch .*(--local|--dry-run)|predict --checkpoint (runs/tiny|\"\$RUN_ID\")": (
+        "test_training_launch_compare_and_predict_commands, as written"
+    ),
+    r"hpc_vqvae\.evaluate --checkpoint runs/tiny": (
         "test_training_launch_compare_and_predict_commands, as written"
     ),
     r"slurm/train_multinode\.sh": "tests/launch/test_slurm.py: sbatch and bash submitter modes",
