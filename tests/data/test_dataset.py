@@ -210,3 +210,17 @@ def test_data_stage_does_not_start_mpi():
     hpc_vqvae.preprocess: that must not import mpi4py, whose import initialises MPI."""
     code = "import sys, hpc_vqvae.data; assert 'mpi4py' not in sys.modules, 'mpi4py imported'"
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_validation_crops_spread_over_every_day_and_hour(make_cfg):
+    """A limited validation set is a sample of the whole block, not its first hours."""
+    cfg = make_cfg(val_fraction=0.5, val_patches_per_scan=4)
+    full = PatchDataset(cfg, "val")
+    every = [full._val_items[i] for i in range(len(full))]
+    some = PatchDataset(cfg, "val", limit=len(every) // 4)
+    times = full.times[[t for t, _, _ in some._val_items]].astype("datetime64[h]")
+    all_times = full.times[[t for t, _, _ in every]].astype("datetime64[h]")
+    assert len(some) == len(every) // 4
+    assert set(times.astype("datetime64[D]")) == set(all_times.astype("datetime64[D]"))
+    assert len(set(times)) >= len(set(all_times)) // 2  # most scans (hours) of the block
+    assert min(times) == min(all_times) and max(times) >= sorted(set(all_times))[-2]

@@ -185,3 +185,17 @@ def test_lpips_from_converted_official_layout(tmp_path):
     loss.backward()
     assert float(log["train/p_loss"]) > 0 and rec.grad.abs().sum() > 0
     assert not any(p.requires_grad for p in loss_fn.lpips.parameters())  # frozen
+
+
+def test_lpips_scores_only_images_valid_throughout():
+    torch.manual_seed(0)
+    lpips = LPIPS().eval()
+    pred, true = _images(3, n=3, size=32)
+    mask = torch.ones(3, 1, 32, 32, dtype=torch.bool)
+    mask[1, :, :4, :4] = False  # one partly night image: left out of LPIPS
+    scores = Scores()
+    scores.update(pred, true, mask, lpips)
+    whole = torch.tensor([0, 2])
+    with torch.no_grad():
+        want = lpips(2 * pred[whole] - 1, 2 * true[whole] - 1).mean()
+    assert scores.result()["lpips"] == pytest.approx(float(want), rel=1e-6)

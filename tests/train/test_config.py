@@ -66,6 +66,19 @@ def test_config_file_with_a_renamed_key_still_loads(tmp_path):
         assert load_config(old, ["data.store=x.zarr"]).data.target_sza_max == 75.0
 
 
+def test_the_paper_configs_lpips_file_is_checked_before_a_run(tmp_path):
+    from hpc_vqvae.train.config import check_files
+
+    cfg = load_config(CONFIGS / "paper.yaml", [f"loss.lpips_weights={tmp_path}/none.pt"])
+    assert cfg.loss.lpips_weight == 1.0  # taming's perceptual loss
+    with pytest.raises(ConfigError, match="python -m hpc_vqvae.model.lpips VGG16.pth") as err:
+        check_files(cfg)
+    assert "none.pt" in str(err.value) and "\n" not in str(err.value)
+    assert cfg.data.divide_by_cos_sza  # the convention paper.yaml states
+    ok = load_config(CONFIGS / "tiny.yaml", ["model.ema=false", "train.zero_stage=0"])
+    assert not ok.model.ema  # learned codes are fine without ZeRO's master copy
+
+
 def test_missing_file():
     with pytest.raises(ConfigError, match="no such file"):
         load_config(CONFIGS / "nope.yaml")
