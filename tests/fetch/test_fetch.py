@@ -108,7 +108,7 @@ def test_filters_hours_cadence_bands_and_mode_3(buckets, tmp_path):
     got = [parse_name(p) for p in local_files(dest).values()]
     assert len(got) == 4 and {(n.band, n.start.hour) for n in got} == {(13, 20)}
     old = tmp_path / "2019"
-    fetch(buckets, old, "--satellite", "G17", "--years", "2019")
+    fetch(buckets, old, "--satellite", "G17", "--start", "2019-03-30", "--end", "2019-04-01")
     modes = {parse_name(p).mode for p in local_files(old).values()}
     assert modes == {3} and len(local_files(old)) == 2 * 6  # Mode 3 names are taken
 
