@@ -206,9 +206,13 @@ def test_consecutive_samples_share_a_scan_read(make_cfg):
 
 
 def test_data_stage_does_not_start_mpi():
-    """Every DataLoader worker imports the data stage, which takes the store layout from
-    hpc_vqvae.preprocess: that must not import mpi4py, whose import initialises MPI."""
-    code = "import sys, hpc_vqvae.data; assert 'mpi4py' not in sys.modules, 'mpi4py imported'"
+    """Every DataLoader worker imports the data stage: that must import neither the
+    preprocessing stage nor mpi4py (whose import initialises MPI) nor dask."""
+    code = (
+        "import sys, hpc_vqvae.data; "
+        "bad = {'mpi4py', 'dask', 'hpc_vqvae.preprocess'} & set(sys.modules); "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 
 
