@@ -23,7 +23,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--store", type=Path, required=True, help="the preprocessed store")
     p.add_argument("--split", choices=["test", "val"], default="test", help="the model's own split")
     p.add_argument("--start", help="instead of --split: first scan start (UTC)")
-    p.add_argument("--end", help="with --start: last scan start, inclusive (UTC)")
+    p.add_argument(
+        "--end", help="with --start: last scan start, inclusive at the precision given (UTC)"
+    )
     p.add_argument("--by", default="sza", help="breakdowns besides the channels: sza,month,hour")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--plot", type=Path, help="scores by solar zenith, as a PNG")
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args, world) -> tuple[dict, dict]:
     from ..errors import UsageError
-    from ..predict.sources import parse_time, select_scans
+    from ..predict.sources import parse_end, parse_time, select_scans
     from ..predict.translator import Translator, resolve_checkpoint
     from .report import summary
     from .run import evaluate
@@ -74,7 +76,7 @@ def _run(args, world) -> tuple[dict, dict]:
     model = Translator.load(checkpoint, args.device)
     if args.start is not None:
         scans = select_scans(
-            args.store, parse_time("--start", args.start), parse_time("--end", args.end)
+            args.store, parse_time("--start", args.start), parse_end("--end", args.end)
         )
         model.check_store(scans.store)
         sel = by_range(model, args.store, scans.index, scans.time)

@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .. import outputs
 from ..abi.platforms import SATELLITE_CHOICES, satellite_on
 from ..errors import UsageError
 from .cf import scan_dataset
-from .quicklook import quicklook
-from .sources import find_scan, iso, parse_time, read_scan, select_scans
+from .quicklook import is_quicklook, quicklook
+from .sources import find_scan, iso, parse_end, parse_time, read_scan, select_scans
 from .translator import Translator, resolve_checkpoint
-from .writers import scan_writer, write_atomic, write_range
+from .writers import is_prediction, scan_writer, write_atomic, write_range
 
 
 def run_scan(args: argparse.Namespace) -> None:
@@ -56,7 +57,7 @@ def _real_visible(model: Translator, files: dict, sza: np.ndarray) -> np.ndarray
 
 
 def run_range(args: argparse.Namespace) -> None:
-    start, end = parse_time("--start", args.start), parse_time("--end", args.end)
+    start, end = parse_time("--start", args.start), parse_end("--end", args.end)
     if args.output.suffix != ".zarr":
         raise UsageError(f"--output {args.output}: a range is written as Zarr (name it *.zarr)")
     if args.png:
@@ -100,10 +101,14 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--sector", default="M1", help="with --archive")
     p.add_argument("--start", help="with --store: first scan start, inclusive (UTC)")
-    p.add_argument("--end", help="with --store: last scan start, inclusive (UTC)")
+    p.add_argument(
+        "--end",
+        help="with --store: last scan start, inclusive at the precision given (08:00 takes the "
+        "scan of 08:00:27; UTC)",
+    )
     p.add_argument("--batch-size", type=int, default=8, help="scans per forward pass (--store)")
     p.add_argument("--output", type=Path, required=True, help="out.nc (one scan) or out.zarr")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing Zarr output")
+    p.add_argument("--overwrite", action="store_true", help="replace an earlier output of predict")
     p.add_argument("--png", type=Path, help="also write a quicklook PNG (one scan)")
     p.add_argument("--latlon", action="store_true", help="add lat/lon variables")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -111,13 +116,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def _check_flags(args: argparse.Namespace) -> None:
-    """Each source with its own time flags; an existing Zarr output only with --overwrite."""
+    """Each source with its own time flags; an earlier output replaced only with --overwrite,
+    anything else never (checked before the model loads, and again as it is replaced)."""
     if args.archive is not None and (args.time is None or args.start or args.end):
         raise UsageError("--archive takes --time (one scan), not --start/--end")
     if args.store is not None and (args.start is None or args.end is None or args.time):
         raise UsageError("--store takes --start and --end (a range), not --time")
-    if args.output.is_dir() and not args.overwrite:
-        raise UsageError(f"--output {args.output} exists; pass --overwrite to replace it")
+    outputs.check_replaceable(args.output, "--output", args.overwrite, is_prediction)
+    if args.png is not None:
+        outputs.check_replaceable(args.png, "--png", args.overwrite, is_quicklook)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,6 +6,18 @@ from pathlib import Path
 
 import numpy as np
 
+SOFTWARE = "hpc-vqvae quicklook"  # the PNG's own mark: what --overwrite may replace
+
+
+def is_quicklook(path: Path) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.info.get("Software") == SOFTWARE
+    except Exception:  # noqa: BLE001 (not an image we can read, so not ours)
+        return False
+
 
 def quicklook(path: Path, ir: np.ndarray, rgb: np.ndarray, real: np.ndarray | None) -> None:
     import matplotlib
@@ -24,5 +36,5 @@ def quicklook(path: Path, ir: np.ndarray, rgb: np.ndarray, real: np.ndarray | No
         ax.set_title(title)
         ax.set_axis_off()
     fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    fig.savefig(path, dpi=80, metadata={"Software": SOFTWARE})
     plt.close(fig)

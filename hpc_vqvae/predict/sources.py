@@ -3,6 +3,7 @@ as the training store was; or a time range of written scans of a preprocessed st
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -26,6 +27,23 @@ def parse_time(flag: str, text: str) -> datetime:
     if t.tzinfo is not None:
         t = t.astimezone(timezone.utc).replace(tzinfo=None)
     return t
+
+
+_CLOCK = re.compile(r"(\d{2})(?::?(\d{2}))?(?::?(\d{2}))?(\.\d+)?")
+
+
+def parse_end(flag: str, text: str) -> datetime:
+    """The last instant of the period ``text`` names, so that an inclusive end given to the
+    minute (hour, day) includes the scans starting within it (at 08:00:27 for 08:00)."""
+    t = parse_time(flag, text)
+    clock = re.split(r"[T ]", text.strip(), maxsplit=1)[1:]
+    if not clock:
+        return t + timedelta(days=1, microseconds=-1)
+    hh, mm, ss, fraction = _CLOCK.match(clock[0]).groups()
+    if fraction:
+        return t
+    step = timedelta(seconds=1) if ss else timedelta(minutes=1) if mm else timedelta(hours=1)
+    return t + step - timedelta(microseconds=1)
 
 
 def iso(t: np.datetime64) -> str:

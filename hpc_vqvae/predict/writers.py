@@ -9,32 +9,50 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import netCDF4
 import xarray as xr
 import zarr
 from tqdm import tqdm
 
+from .. import outputs
 from ..store.layout import TIME_ENCODING, consolidate
 from .cf import RangeLayout, batch_dataset
 from .sources import StoreRange, read_batch
 from .translator import Translator
 
 
+def is_prediction(path: Path) -> bool:
+    """An output of predict, by the marks every product carries (``ai_generated`` and this
+    package named in ``source``): what --overwrite may replace."""
+    try:
+        if path.is_dir():
+            attrs = dict(zarr.open_group(path, mode="r").attrs)
+        else:
+            with netCDF4.Dataset(path) as nc:
+                attrs = {k: nc.getncattr(k) for k in nc.ncattrs()}
+    except Exception:  # noqa: BLE001 (any reason it does not open: not ours)
+        return False
+    return attrs.get("ai_generated") == "true" and "hpc-vqvae" in str(attrs.get("source", ""))
+
+
 def write_atomic(output: Path, write: Callable[[Path], None], overwrite: bool) -> None:
     """``write`` to a hidden sibling, then rename it to ``output``: an error or an interrupt
-    leaves no partial output behind."""
+    leaves no partial output behind, and only an earlier prediction is ever replaced."""
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.partial-{os.getpid()}")
-    try:
-        write(tmp)
-        if output.is_dir() and overwrite:
-            shutil.rmtree(output)
-        os.replace(tmp, output)
-    except BaseException:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
-        raise
+    with outputs.Lock(output, "--output"):
+        outputs.check_replaceable(output, "--output", overwrite, is_prediction)
+        try:
+            write(tmp)
+            if output.is_dir():
+                outputs.remove(output, is_prediction)
+            os.replace(tmp, output)
+        except BaseException:
+            if tmp.is_dir():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            raise
 
 
 def _zarr_encoding(ds: xr.Dataset) -> dict:

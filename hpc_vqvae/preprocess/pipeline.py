@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 from mpi4py import MPI
 
+from .. import outputs
 from ..abi.bands import BANDS, SECTOR_SHAPE_2KM, band_number
 from ..abi.grid import ScanError
+from ..errors import UsageError
 from ..store import StoreError, layout, stats
 from . import writer
 from .catalog import Catalog, Scan, build_catalog
@@ -43,7 +45,7 @@ def report_path(output: Path) -> Path:
 def _plan(cfg: PreprocessConfig, shape: tuple[int, int]) -> Plan:
     catalog = build_catalog(cfg)
     times = np.array([np.datetime64(s.start, "ns") for s in catalog.scans], dtype="datetime64[ns]")
-    state = None if cfg.overwrite else writer.read_state(cfg.output)
+    state = writer.read_state(cfg.output, cfg.overwrite)
     if state is None:
         if catalog.scans:
             writer.create(cfg.output, cfg, times, shape)
@@ -124,15 +126,24 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
     """Run the job on every rank of ``comm``; rank 0 returns the report, the others None."""
     t0 = time.perf_counter()
     shape = SECTOR_SHAPE_2KM[cfg.sector]
-    plan = Plan()
+    plan, lock = Plan(), outputs.Lock(cfg.output, "--output")
     if comm.rank == 0:
         try:
+            lock.acquire()
             plan = _plan(cfg, shape)
-        except (StoreError, FileNotFoundError) as err:
+        except (UsageError, FileNotFoundError) as err:
             plan = Plan(error=str(err))
     plan = comm.bcast(plan, root=0)
     if plan.error:
+        lock.release()
         raise StoreError(plan.error)
+    try:
+        return _run_plan(cfg, comm, shape, plan, t0)
+    finally:
+        lock.release()
+
+
+def _run_plan(cfg: PreprocessConfig, comm: MPI.Comm, shape, plan: Plan, t0: float) -> dict | None:
 
     loads = Counter(slot // cfg.scans_per_shard for slot, _ in plan.todo)
     shards = set(deal(dict(loads), comm.size)[comm.rank])

@@ -7,7 +7,6 @@ everything of a shard and no two ranks write one object.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import dask.array as da
@@ -15,9 +14,10 @@ import numpy as np
 import xarray as xr
 import zarr
 
+from .. import outputs
 from ..abi.bands import band_number
 from ..abi.projection import FixedGridProjection
-from ..store import StoreError, layout
+from ..store import StoreError, is_store, layout
 from .config import PreprocessConfig
 from .scan import ScanResult
 
@@ -130,28 +130,23 @@ def _identity(cfg: PreprocessConfig, shape: tuple[int, int]) -> dict:
     return {k: values[k] for k in layout.IDENTITY}
 
 
-def read_state(path: Path) -> tuple[np.ndarray, np.ndarray, dict] | None:
-    """(times, written, attrs) of an existing store; None if there is none yet, or only an
-    unfinished template (no scan can have been written to it). Anything else at ``path`` is
-    refused, so that no one's data is deleted by a mistyped --output."""
-    if not path.exists():
+def read_state(path: Path, overwrite: bool) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    """(times, written, attrs) of an existing store to resume; None if there is none yet, only
+    an unfinished template (no scan can have been written to it), or one of ours to rebuild
+    (``overwrite``). Anything that is not a store of ours is refused, with or without
+    ``overwrite``, so that no one's data is deleted by a mistyped --output."""
+    if not outputs.check_replaceable(path, "--output", overwrite=True, ours=is_store):
+        return None  # nothing there yet, or an empty folder
+    if overwrite:
         return None
-    try:
-        attrs = dict(zarr.open_group(path, mode="r").attrs)
-    except Exception:  # noqa: BLE001 (any reason it does not open as a Zarr group)
-        attrs = {}
+    attrs = dict(zarr.open_group(path, mode="r").attrs)
     if attrs.get(layout.LAYOUT_KEY) == layout.TEMPLATE_PENDING:
         return None
-    if attrs.get(layout.LAYOUT_KEY) in layout.READABLE_VERSIONS[:-1]:
+    if attrs.get(layout.LAYOUT_KEY) != layout.LAYOUT_VERSION:
         raise StoreError(
             f"{path}: a store of layout {attrs[layout.LAYOUT_KEY]} (before scans recorded their "
             "satellite): it still opens for training and prediction, but is not resumed or "
             "appended to; write the new scans to another --output"
-        )
-    if attrs.get(layout.LAYOUT_KEY) != layout.LAYOUT_VERSION:
-        raise StoreError(
-            f"{path}: exists and is not a store of this stage; use --overwrite "
-            "to replace it or choose another --output"
         )
     with xr.open_zarr(path, consolidated=False) as ds:
         return ds["time"].values, ds[layout.WRITTEN].values, dict(ds.attrs)
@@ -171,8 +166,7 @@ def check_compatible(
 
 def create(path: Path, cfg: PreprocessConfig, times: np.ndarray, shape: tuple[int, int]) -> None:
     """Write the template of a new store (metadata and coordinates only)."""
-    if path.exists():
-        shutil.rmtree(path)
+    outputs.remove(path, ours=is_store)  # read_state has refused anything not ours
     ds = template(cfg, times, shape)
     ds.attrs = {
         **_identity(cfg, shape),

@@ -30,6 +30,16 @@ class StoreNotFound(StoreError, FileNotFoundError):
     """No store at the path given."""
 
 
+def is_store(path: Path) -> bool:
+    """Whether ``path`` is a store this package wrote (finished, unfinished, or of an older
+    layout): its mark, the layout attribute, is what lets --overwrite replace it."""
+    try:
+        attrs = zarr.open_group(path, mode="r").attrs
+    except Exception:  # noqa: BLE001 (any reason it does not open as a Zarr group)
+        return False
+    return attrs.get(layout.LAYOUT_KEY) in (*layout.READABLE_VERSIONS, layout.TEMPLATE_PENDING)
+
+
 @dataclass(frozen=True)
 class ScanTable:
     """One row per time slot of the store (written or not)."""

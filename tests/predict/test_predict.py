@@ -260,3 +260,31 @@ def test_bad_ranges_are_one_line(trained, tmp_path, capsys, monkeypatch):
         err = capsys.readouterr().err
         assert expected in err and len(err.strip().splitlines()) == 1, err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_replace_only_predictions(trained, tmp_path):
+    """--end to the minute takes that minute's scan; --overwrite replaces an earlier
+    prediction, and a user's folder or file survives it."""
+    out = tmp_path / "one.zarr"
+    args = ["--checkpoint", trained.run_dir, "--store", trained.store]
+    args += ["--start", "2020-05-01T20:00"]
+    proc = _predict(*args, "--end", "2020-05-01T20:00", "--output", out)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (scan,) = xr.open_zarr(out).time.values
+    assert scan > np.datetime64("2020-05-01T20:00"), "a scan starting after the minute began"
+    again = [*args, "--end", "2020-05-01T22:00", "--output", out]
+    proc = _predict(*again)
+    assert proc.returncode == 2 and "pass --overwrite" in proc.stderr
+    assert _predict(*again, "--overwrite").returncode == 0
+    assert xr.open_zarr(out).sizes["time"] == 2
+    theirs = tmp_path / "precious.zarr"
+    (theirs / "notes").mkdir(parents=True)
+    (theirs / "notes" / "thesis.tex").write_text("years of work")
+    thesis_nc = tmp_path / "thesis.nc"
+    xr.Dataset({"v": ("x", [1.0])}).to_netcdf(thesis_nc)
+    for target, extra in [(theirs, []), (out, ["--png", thesis_nc])]:
+        proc = _predict(*again[:-1], target, *extra, "--overwrite")
+        line = proc.stderr.strip().splitlines()[-1]
+        assert proc.returncode == 2 and "did not write" in line and "--overwrite" not in line
+    assert (theirs / "notes" / "thesis.tex").read_text() == "years of work"
+    assert xr.open_dataset(thesis_nc).v.values.tolist() == [1.0]

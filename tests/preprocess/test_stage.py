@@ -17,6 +17,7 @@ import zarr
 
 from hpc_vqvae.abi import read_band
 from hpc_vqvae.abi.names import place_in_archive
+from hpc_vqvae.outputs import Lock
 from tests.helpers import REPO, load_store, preprocess_cmd, run_preprocess, sample_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.mpi]
@@ -219,13 +220,40 @@ def test_store_is_protected_from_bad_requests(archive, config_file, clean_store,
     assert list(load_store(out).band.values) == [13, 14, 1, 2, 3]
 
 
-def test_foreign_output_is_never_deleted(archive, tmp_path):
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_foreign_output_is_never_deleted(archive, tmp_path, overwrite):
     out = tmp_path / "precious"
-    out.mkdir()
-    (out / "thesis.tex").write_text("years of work")
-    proc = run_preprocess("--years", "2019", "--archive", archive, "--output", out, check=False)
-    assert proc.returncode == 2 and "not a store of this stage" in proc.stderr
-    assert (out / "thesis.tex").read_text() == "years of work"
+    (out / "notes").mkdir(parents=True)
+    (out / "notes" / "thesis.tex").write_text("years of work")
+    args = ["--years", "2019", "--archive", archive, "--output", out]
+    proc = run_preprocess(*args, *["--overwrite"] * overwrite, check=False)
+    line = proc.stderr.strip().splitlines()[-1]
+    assert proc.returncode == 2 and str(out) in line and "did not write" in line
+    assert "--overwrite" not in line  # no advice that would delete it
+    assert (out / "notes" / "thesis.tex").read_text() == "years of work"
+
+
+def test_second_writer_is_refused(archive, tmp_path):
+    """A live writer's lock refuses a second job, naming it; a dead writer's is taken over."""
+    out = tmp_path / "s.zarr"
+    args = ["--years", "2019", "--hours", "18", "--archive", archive, "--output", out]
+    lock = Lock(out, "--output")
+    hold = f"from hpc_vqvae.outputs import Lock; Lock({str(out)!r}, '').acquire(); input()"
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE, cwd=REPO)
+    try:
+        deadline = time.monotonic() + 60
+        while not lock.path.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        proc = run_preprocess(*args, check=False)
+        line = proc.stderr.strip().splitlines()[-1]
+        assert proc.returncode == 2 and f"pid {holder.pid}" in line and str(out) in line
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert lock.path.exists()  # killed: it could not clean up
+    run_preprocess(*args)  # its writer is gone, so the lock is stale and taken over
+    assert load_store(out).sizes["time"] > 0 and not lock.path.exists()
 
 
 def test_missing_archive_is_one_line(tmp_path):
