@@ -23,6 +23,12 @@ def parser() -> argparse.ArgumentParser:
         help="auto (latest complete checkpoint of the run dir, if any), none, or a path",
     )
     p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start afresh: clear the run dir first (only a run dir of hpc-vqvae, never "
+        "another folder)",
+    )
+    p.add_argument(
         "--stop-after-steps",
         type=int,
         default=None,
@@ -51,7 +57,18 @@ def main(argv: list[str] | None = None) -> int:
     from .loop import train
 
     run_dir = args.run_dir or cfg.train.out_dir / args.config.stem
-    result = train(cfg, run_dir, resume=args.resume, stop_after=args.stop_after_steps)
+    try:
+        result = train(
+            cfg,
+            run_dir,
+            resume=args.resume,
+            stop_after=args.stop_after_steps,
+            overwrite=args.overwrite,
+        )
+    except UsageError as err:  # the run dir: a user's folder, or another job's run
+        if detect().is_main:
+            print(f"error: {err}", file=sys.stderr)
+        return 2
     if result["requeue"]:
         return EXIT_REQUEUE
     return 0 if result["status"] in ("FINISHED", "KILLED") else 1

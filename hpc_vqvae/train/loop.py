@@ -12,24 +12,38 @@ import torch
 from ..data import make_loader
 from ..distributed import any_rank, barrier
 from ..model import VQGANLoss, VQModel, build_discriminator
-from . import checkpoint
+from . import checkpoint, rundir
 from .config import Config
 from .engines import build_engines, set_lr
 from .report import Reporter
 from .schedule import lr_factor
 from .steps import train_step
+from .tracking import default_uri
 from .validation import validate
 from .world import detect, setup
 
 
 def train(
-    cfg: Config, run_dir: Path, *, resume: str = "auto", stop_after: int | None = None
+    cfg: Config,
+    run_dir: Path,
+    *,
+    resume: str = "auto",
+    stop_after: int | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Train on every rank of the job; returns {"step", "status", "run_id", "requeue"}, where
-    ``requeue`` says that a SIGUSR2 stopped the run after a checkpoint, so it should go on."""
+    ``requeue`` says that a SIGUSR2 stopped the run after a checkpoint, so it should go on.
+    A run dir that is not ours, or is being written by another job, is a UsageError."""
     world = detect()
     device = setup(world)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    lock = rundir.claim(run_dir, overwrite, world.rank)
+    try:
+        return _train(cfg, run_dir, world, device, resume, stop_after)
+    finally:
+        lock.release()
+
+
+def _train(cfg: Config, run_dir: Path, world, device, resume: str, stop_after: int | None) -> dict:
     stop = StopFlag()
 
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
@@ -38,9 +52,11 @@ def train(
     g, d = build_engines(cfg, model, disc, world.size, device)
     resumed = checkpoint.resume_path(resume, run_dir)
     state = checkpoint.load(resumed, g, d, world.rank) if resumed else checkpoint.TrainState()
+    uri = default_uri(run_dir, cfg.train.tracking_uri)
+    record = checkpoint.write_run_record(run_dir, cfg, world.rank, uri)  # first: marks it ours
     report = Reporter(cfg, run_dir, world, device, state)
     report.started(cfg, world, resumed)
-    report.run_record(checkpoint.write_run_record(run_dir, cfg, world.rank, report.uri))
+    report.run_record(record)
 
     loader = make_loader(cfg.data, "train", cfg.train.batch_size, world.rank, world.size)
     val_crops = cfg.train.val_batches * cfg.train.batch_size * world.size  # spread over the block

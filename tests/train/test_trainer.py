@@ -235,3 +235,47 @@ def test_latest_ignores_half_written_checkpoints(tmp_path):
     checkpoint.step_dir(tmp_path, 20).mkdir(parents=True)  # killed while saving: no COMPLETE
     assert checkpoint.latest(tmp_path) == done
     assert checkpoint.latest(tmp_path / "elsewhere") is None
+
+
+@pytest.mark.slow
+@pytest.mark.deepspeed
+def test_run_dir_is_an_output(train_store, tmp_path, mpiexec):
+    """A user's folder is refused with or without --overwrite; a run being written is refused
+    on every rank with one line naming its writer; --overwrite clears only a run dir of ours."""
+    theirs = tmp_path / "thesis"
+    (theirs / "notes").mkdir(parents=True)
+    (theirs / "notes" / "thesis.tex").write_text("years of work")
+    overrides = small_run(train_store, 2)
+    for extra in ([], ["--overwrite"]):
+        proc = run_trainer(1, "none", overrides, theirs, *extra, check=False)
+        line = proc.stderr.strip().splitlines()[-1]
+        assert proc.returncode == 2 and "did not write" in line and "--overwrite" not in line
+    assert sorted(p.name for p in theirs.rglob("*")) == ["notes", "thesis.tex"]
+
+    run_dir = tmp_path / "run"
+    hold = f"from hpc_vqvae.outputs import Lock; Lock({str(run_dir)!r}, '').acquire(); input()"
+    holder = subprocess.Popen([sys.executable, "-c", hold], stdin=subprocess.PIPE)
+    try:
+        while not run_dir.with_name("run.lock").exists():
+            time.sleep(0.1)
+        proc = run_trainer(2, "mpiexec", overrides, run_dir, mpiexec=mpiexec, check=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and f"pid {holder.pid}" in errors[0]
+    assert "Traceback" not in proc.stderr and not run_dir.exists()
+
+    run_trainer(1, "none", overrides, run_dir)  # the holder is gone: its lock is taken over
+    (run_dir / "notes.txt").write_text("a user's file beside the run's own")
+    first = json.loads((run_dir / "run.json").read_text())
+    run_trainer(1, "none", overrides, run_dir, "--overwrite")
+    assert [r["step"] for r in read_metrics(run_dir)] == [1, 2], "a fresh run, not a resume"
+    client = MlflowClient(tracking_uri=f"sqlite:///{run_dir / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("hpc-vqvae").experiment_id])
+    assert (
+        run.info.status == "FINISHED"
+        and first["split"] == json.loads((run_dir / "run.json").read_text())["split"]
+    )
+    assert (run_dir / "notes.txt").read_text() == "a user's file beside the run's own"
+    assert not run_dir.with_name("run.lock").exists()
