@@ -16,7 +16,7 @@ PACKAGE = REPO / "hpc_vqvae"
 STAGES = {
     "errors": 0,
     "distributed": 0,
-    "outputs": 0,
+    "outputs": 1,
     "abi": 1,
     "store": 2,
     "fetch": 2,
