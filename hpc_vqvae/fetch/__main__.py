@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print("\n".join(summary_lines(report)))
-    return 1 if report["failed"] else 0
+    return 1 if report["failed"] or report["left_alone"] else 0
 
 
 if __name__ == "__main__":

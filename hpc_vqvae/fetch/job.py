@@ -12,6 +12,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .. import outputs
 from ..errors import UsageError
 from .config import FetchConfig
 from .plan import Prefix, Remote, bucket, prefixes, satellites_of, select
@@ -95,11 +96,20 @@ def run(cfg: FetchConfig, backoff_s: float = 1.0) -> dict:
             f"over {len(cfg.days())} day(s) ({n_hours} hour folders)"
         )
     cfg.dest.mkdir(parents=True, exist_ok=True)
+    with outputs.Lock(cfg.dest, "--dest"):
+        return _copy_all(fs, cfg, wanted, satellites, n_hours, t0, backoff_s)
+
+
+def _copy_all(fs, cfg: FetchConfig, wanted, satellites, n_hours: int, t0: float, backoff_s) -> dict:
+    """Copy what is missing or an incomplete copy of ours; a different file that fetch did not
+    write (not in the manifest) is left as it is and reported."""
     manifest = Manifest(cfg.dest)
     local = {r.key: cfg.dest / r.relative for r in wanted}
     with ThreadPoolExecutor(cfg.workers) as pool:
         here = list(pool.map(lambda r: is_complete(r, local[r.key], manifest, cfg.verify), wanted))
-    todo = [r for r, done in zip(wanted, here, strict=True) if not done]
+    missing = [r for r, done in zip(wanted, here, strict=True) if not done]
+    theirs = [r for r in missing if local[r.key].exists() and r.key not in manifest.entries]
+    todo = [r for r in missing if not (local[r.key].exists() and r.key not in manifest.entries)]
     failed: list[dict] = []
     total = sum(r.size for r in todo)
     with ThreadPoolExecutor(cfg.workers) as pool, _bar(total, "fetch", "B", scale=True) as bar:
@@ -123,7 +133,8 @@ def run(cfg: FetchConfig, backoff_s: float = 1.0) -> dict:
         "satellites": {s: [str(a), str(b)] for s, (a, b) in satellites.items()},
         "hour_folders": n_hours,
         "matched": len(wanted),
-        "already_here": len(wanted) - len(todo),
+        "already_here": len(wanted) - len(missing),
+        "left_alone": [str(r.relative) for r in theirs],
         "copied": len(copied),
         "bytes_copied": sum(r.size for r in copied),
         "failed": failed,
@@ -145,6 +156,12 @@ def summary_lines(report: dict) -> list[str]:
         f"{report['already_here']} already here, copied {report['copied']} "
         f"({mb:.1f} MB, {rate:.1f} MB/s) into {report['dest']}",
     ]
+    if report["left_alone"]:
+        lines.append(
+            f"{len(report['left_alone'])} file(s) differ from the bucket but were not written by "
+            f"fetch, so were left as they are (first: {report['left_alone'][0]}); move them away "
+            "to fetch them"
+        )
     if report["failed"]:
         first = report["failed"][0]
         lines.append(

@@ -101,6 +101,17 @@ def test_damaged_local_files_are_fetched_again(buckets, tmp_path):
     for key, path in local_files(dest).items():
         assert path.read_bytes() == want[key].read_bytes(), key
 
+    # a different file at a wanted path that fetch did not write (a user's own copy) is kept
+    later = sorted(expected(buckets, lambda n: west(n) and n.start.hour == 20))
+    theirs = dest / later[0]
+    theirs.parent.mkdir(parents=True, exist_ok=True)
+    theirs.write_bytes(b"the user's own file")
+    proc = fetch(buckets, dest, *WEST, check=False)
+    assert proc.returncode == 1 and f"copied {len(later) - 1}" in proc.stdout
+    assert f"not written by fetch, so were left as they are (first: {later[0]})" in proc.stdout
+    assert theirs.read_bytes() == b"the user's own file"
+    assert not dest.with_name("abi.lock").exists()
+
 
 def test_filters_hours_cadence_bands_and_mode_3(buckets, tmp_path):
     dest = tmp_path / "abi"
