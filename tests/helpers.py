@@ -145,6 +145,23 @@ def run_preprocess(*args, ranks=None, mpiexec=None, check=True) -> subprocess.Co
     return out
 
 
+def cf_errors(path: Path) -> list[str]:
+    """The IOOS compliance checker's errors (its high-priority failures) for ``path`` under
+    CF 1.11, by the ``compliance-checker`` command users run."""
+    exe = shutil.which("compliance-checker") or str(
+        Path(sys.executable).with_name("compliance-checker")
+    )
+    require_real("compliance-checker", Path(exe).exists(), "compliance-checker not installed")
+    proc = subprocess.run(
+        [exe, "--test=cf:1.11", "--format=json", "-o", "-", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(proc.stdout)["cf:1.11"]
+    return [m for item in report["high_priorities"] for m in item["msgs"]]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

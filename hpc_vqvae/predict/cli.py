@@ -5,9 +5,9 @@
     python -m hpc_vqvae.predict --checkpoint RUN_DIR|MLFLOW_RUN_ID --store STORE.zarr \\
         --start 2020-05-01T17:00 --end 2020-05-02T00:00 --output out.zarr [--batch-size 8]
 
-One archive scan goes to CF-1.8 netCDF; every written scan of a preprocessed store in
-[start, end] goes, in batches, to one Zarr store with dims (time, y, x). Full 500 x 500 scans
-are padded to the model's multiple.
+One archive scan goes to CF-1.11 netCDF; every written scan of a preprocessed store in
+[start, end] goes, in batches, to one Zarr store with dims (time, y, x), or to CF netCDF
+(``out.nc``) streamed from it. Full 500 x 500 scans are padded to the model's multiple.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from .cf import scan_dataset
 from .quicklook import is_quicklook, quicklook
 from .sources import find_scan, iso, parse_end, parse_time, read_scan, select_scans
 from .translator import Translator, resolve_checkpoint
-from .writers import is_prediction, scan_writer, write_atomic, write_range
+from .writers import is_prediction, range_writer, scan_writer, write_atomic
 
 
 def run_scan(args: argparse.Namespace) -> None:
@@ -58,8 +58,8 @@ def _real_visible(model: Translator, files: dict, sza: np.ndarray) -> np.ndarray
 
 def run_range(args: argparse.Namespace) -> None:
     start, end = parse_time("--start", args.start), parse_end("--end", args.end)
-    if args.output.suffix != ".zarr":
-        raise UsageError(f"--output {args.output}: a range is written as Zarr (name it *.zarr)")
+    if args.output.suffix not in (".zarr", ".nc"):
+        raise UsageError(f"--output {args.output}: a range is written as *.zarr or *.nc")
     if args.png:
         raise UsageError("--png draws one scan: use it with --archive/--time")
     if args.batch_size < 1:
@@ -69,7 +69,7 @@ def run_range(args: argparse.Namespace) -> None:
     model.check_store(scans.store)
     write_atomic(
         args.output,
-        lambda p: write_range(model, scans, p, args.batch_size, args.latlon),
+        range_writer(model, scans, args.batch_size, args.latlon, args.output.suffix == ".nc"),
         args.overwrite,
     )
     print(
@@ -107,7 +107,12 @@ def parser() -> argparse.ArgumentParser:
         "scan of 08:00:27; UTC)",
     )
     p.add_argument("--batch-size", type=int, default=8, help="scans per forward pass (--store)")
-    p.add_argument("--output", type=Path, required=True, help="out.nc (one scan) or out.zarr")
+    p.add_argument(
+        "--output",
+        type=Path,
+        required=True,
+        help="out.nc (one scan), or out.zarr or out.nc (a range)",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an earlier output of predict")
     p.add_argument("--png", type=Path, help="also write a quicklook PNG (one scan)")
     p.add_argument("--latlon", action="store_true", help="add lat/lon variables")

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from .. import outputs
 from ..store.layout import TIME_ENCODING, consolidate
-from .cf import RangeLayout, batch_dataset
+from .cf import NETCDF_TIME, RangeLayout, batch_dataset, coordinate_encoding
 from .sources import StoreRange, read_batch
 from .translator import Translator
 
@@ -65,6 +65,8 @@ def _zarr_encoding(ds: xr.Dataset) -> dict:
         if ds[v].dims[:1] == ("time",) and v != "time"
     }
     enc["time"] = {**TIME_ENCODING, "chunks": (4096,)}
+    for name, fill in coordinate_encoding(ds).items():
+        enc[name] = {**enc.get(name, {}), **fill}
     return enc
 
 
@@ -86,15 +88,49 @@ def write_range(
     consolidate(out)
 
 
+def range_writer(
+    model: Translator, scans: StoreRange, batch_size: int, latlon: bool, netcdf: bool
+) -> Callable[[Path], None]:
+    """Writes a range: Zarr, batch by batch; or netCDF, streamed from that Zarr chunk by
+    chunk (so neither has to fit in memory) with CF's encoding of coordinates and time."""
+
+    def write(path: Path) -> None:
+        if not netcdf:
+            write_range(model, scans, path, batch_size, latlon)
+            return
+        staged = path.with_name(path.name + ".zarr")
+        try:
+            write_range(model, scans, staged, batch_size, latlon)
+            with xr.open_zarr(staged) as ds:
+                ds.to_netcdf(path, encoding=_netcdf_encoding(ds, "time"))
+        finally:
+            shutil.rmtree(staged, ignore_errors=True)
+
+    return write
+
+
+def _netcdf_encoding(ds: xr.Dataset, time: str) -> dict:
+    """Compressed data, no fill value on the scan angles, time as CF float seconds."""
+    enc = coordinate_encoding(ds)
+    deflate = {"zlib": True, "complevel": 4}
+    enc.update({v: {**deflate, "chunksizes": _one_scan(ds[v])} for v in ds.data_vars if ds[v].ndim})
+    enc[time] = {**NETCDF_TIME, "_FillValue": None}
+    return enc
+
+
+def _one_scan(da: xr.DataArray) -> tuple[int, ...]:
+    return tuple(1 if d == "time" else n for d, n in zip(da.dims, da.shape, strict=True))
+
+
 def scan_writer(ds: xr.Dataset, as_zarr: bool) -> Callable[[Path], None]:
     """Writes one scan's dataset: compressed netCDF, or Zarr for a ``*.zarr`` output."""
 
     def write(path: Path) -> None:
+        enc = coordinate_encoding(ds)
         if as_zarr:
-            ds.to_zarr(path, mode="w-", consolidated=False)
+            ds.to_zarr(path, mode="w-", encoding=enc, consolidated=False)
             consolidate(path)
         else:
-            netcdf = {"zlib": True, "complevel": 4}
-            ds.to_netcdf(path, encoding={v: netcdf for v in ds.data_vars if ds[v].ndim})
+            ds.to_netcdf(path, encoding=_netcdf_encoding(ds, "t"))
 
     return write
