@@ -18,15 +18,17 @@ from ..abi.geometry import fixed_grid_lonlat
 from ..abi.grid import GriddedScan
 from ..abi.projection import FixedGridProjection
 from ..errors import UsageError
-from ..store.layout import FIXED_GRID_X, FIXED_GRID_Y
+from ..store.layout import (
+    CONVENTIONS,
+    FIXED_GRID_X,
+    FIXED_GRID_Y,
+    GRID_MAPPING,
+    TIME_ATTRS,
+    scan_angle_attrs,
+)
 from .sources import ScanBatch, StoreRange, iso
 from .translator import Translator
 
-CONVENTIONS = "CF-1.11"
-GRID_MAPPING = "goes_imager_projection"
-# CF 1.11's way to say how a time counts seconds: UTC instants as numpy and xarray count them,
-# without leap seconds (as ABI's own J2000 times do)
-TIME_ATTRS = {"standard_name": "time", "units_metadata": "leap_seconds: none"}
 NETCDF_TIME = {"units": f"seconds since {J2000:%Y-%m-%d %H:%M:%S}", "dtype": "float64"}
 # Scan angles of one grid agree to far better than this; moved meso sectors differ by >= 28 urad.
 SAME_GRID_RAD = 1e-9
@@ -107,12 +109,11 @@ def _xy_coords(x: np.ndarray, y: np.ndarray) -> dict:
 
 
 def _scan_angle_attrs(axis: str, shared_grid: bool) -> dict:
-    """The per-scan angles. Where the scans move (meso sectors), they carry CF's projection
-    names, so that one scan's (``isel(time=i)``) are its x/y; on a shared grid the 1-D x/y
-    have those names, which CF allows on one variable only."""
-    attrs = {"units": "rad", "long_name": f"GOES fixed grid {axis} scan angle of each scan"}
-    if not shared_grid:
-        attrs["standard_name"] = f"projection_{axis}_coordinate"
+    """The per-scan angles, named as in the store where the scans move (meso sectors); on a
+    shared grid the 1-D x/y carry CF's projection names, which CF allows on one variable."""
+    attrs = scan_angle_attrs(axis)
+    if shared_grid:
+        del attrs["standard_name"]
     return attrs
 
 

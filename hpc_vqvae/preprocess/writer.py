@@ -49,17 +49,11 @@ def template(cfg: PreprocessConfig, times: np.ndarray, shape: tuple[int, int], n
     data[layout.SZA] = (
         ("time", "y", "x"),
         empty((ny, nx), np.float32, np.nan),
-        {"units": "degree", "standard_name": "solar_zenith_angle"},
-    )
-    data[layout.FIXED_GRID_X] = (
-        ("time", "x"),
-        empty((nx,), np.float64, np.nan),
-        {"units": "rad", "long_name": "fixed-grid x scan angle of the scan"},
-    )
-    data[layout.FIXED_GRID_Y] = (
-        ("time", "y"),
-        empty((ny,), np.float64, np.nan),
-        {"units": "rad", "long_name": "fixed-grid y scan angle of the scan"},
+        {
+            "units": "degree",
+            "standard_name": "solar_zenith_angle",
+            "grid_mapping": layout.GRID_MAPPING,
+        },
     )
     data[layout.DAY_FRACTION] = (
         ("time",),
@@ -98,9 +92,23 @@ def template(cfg: PreprocessConfig, times: np.ndarray, shape: tuple[int, int], n
         {"long_name": "per-scan partial statistics of each band (visible: daytime)"},
     )
     coords = {
-        "time": ("time", times.astype("datetime64[ns]")),
-        "band": ("band", np.array([band_number(b) for b in cfg.bands], dtype=np.int8)),
-        "stat": ("stat", np.arange(len(layout.BAND_STAT_FIELDS), dtype=np.int8)),
+        "time": ("time", times.astype("datetime64[ns]"), layout.TIME_ATTRS),
+        "band": (
+            "band",
+            np.array([band_number(b) for b in cfg.bands], dtype=np.int8),
+            {"long_name": "ABI band number"},
+        ),
+        "stat": ("stat", np.array(layout.BAND_STAT_FIELDS), {"long_name": "partial statistic"}),
+        layout.FIXED_GRID_X: (
+            ("time", "x"),
+            empty((nx,), np.float64, np.nan),
+            layout.scan_angle_attrs("x"),
+        ),
+        layout.FIXED_GRID_Y: (
+            ("time", "y"),
+            empty((ny,), np.float64, np.nan),
+            layout.scan_angle_attrs("y"),
+        ),
     }
     return xr.Dataset(data, coords=coords)
 
@@ -144,9 +152,9 @@ def read_state(path: Path, overwrite: bool) -> tuple[np.ndarray, np.ndarray, dic
         return None
     if attrs.get(layout.LAYOUT_KEY) != layout.LAYOUT_VERSION:
         raise StoreError(
-            f"{path}: a store of layout {attrs[layout.LAYOUT_KEY]} (before scans recorded their "
-            "satellite): it still opens for training and prediction, but is not resumed or "
-            "appended to; write the new scans to another --output"
+            f"{path}: a store of layout {attrs[layout.LAYOUT_KEY]} (this version writes layout "
+            f"{layout.LAYOUT_VERSION}): it still opens for training and prediction, but is not "
+            "resumed or appended to; write the new scans to another --output"
         )
     with xr.open_zarr(path, consolidated=False) as ds:
         return ds["time"].values, ds[layout.WRITTEN].values, dict(ds.attrs)
@@ -170,6 +178,7 @@ def create(path: Path, cfg: PreprocessConfig, times: np.ndarray, shape: tuple[in
     ds = template(cfg, times, shape)
     ds.attrs = {
         **_identity(cfg, shape),
+        "Conventions": layout.CONVENTIONS,
         "title": "GOES ABI scans on the 2 km fixed grid",
         layout.STATISTICS: {},
         layout.LAYOUT_KEY: layout.TEMPLATE_PENDING,
@@ -254,6 +263,19 @@ def read_stats(path: Path, start: int, stop: int) -> tuple[np.ndarray, np.ndarra
     return group[layout.WRITTEN][start:stop], group[layout.BAND_STATS][start:stop]
 
 
+def _write_grid_mapping(group: zarr.Group, projection: FixedGridProjection) -> None:
+    """The CF grid-mapping variable (0-d) that the bands name: the store's first scan's."""
+    group.create_array(
+        layout.GRID_MAPPING,
+        shape=(),
+        dtype="int32",
+        fill_value=0,
+        dimension_names=[],
+        attributes=projection.cf_grid_mapping(),
+        overwrite=True,
+    )
+
+
 def finalize(path: Path, statistics: dict, projection: FixedGridProjection | None = None) -> dict:
     """Store the statistics, the satellites of the written scans (and the fixed-grid
     projection, as read from the files of this run's first scan) and consolidate the
@@ -263,5 +285,6 @@ def finalize(path: Path, statistics: dict, projection: FixedGridProjection | Non
     held = group.attrs[layout.SATELLITES] = satellites(path)
     if projection is not None:
         group.attrs[layout.PROJECTION] = projection.as_attrs()
+        _write_grid_mapping(group, projection)
     layout.consolidate(path)
     return held

@@ -21,8 +21,8 @@ from ..abi.bands import BANDS, band_number
 from ..abi.epoch import J2000
 
 LAYOUT_KEY = "hpc_vqvae_layout"  # LAYOUT_VERSION once the template is complete
-LAYOUT_VERSION = 2  # 2: each scan records its satellite and projection longitude
-READABLE_VERSIONS = (1, 2)  # what the data stage and prediction open
+LAYOUT_VERSION = 3  # 2: each scan records its satellite; 3: CF grid mapping and coordinates
+READABLE_VERSIONS = (1, 2, 3)  # what the data stage and prediction open
 TEMPLATE_PENDING = "template-in-progress"  # LAYOUT_KEY while the template is being written
 
 # Arrays besides the bands (time is the scan start, UTC).
@@ -36,8 +36,26 @@ PLATFORM = "platform"  # (time,) int8: the scan's satellite as its number (17: G
 PROJECTION_LON = "projection_longitude"  # (time,) float64: its longitude_of_projection_origin
 SCAN_FAILED, SCAN_PENDING, SCAN_WRITTEN = -1, 0, 1  # values of WRITTEN
 
-# Time as int64 microseconds since J2000: exact for ABI's tenth-of-a-second stamps.
+# Time as int64 microseconds since J2000: exact for ABI's tenth-of-a-second stamps; UTC
+# counted as numpy does, without leap seconds (CF 1.11's units_metadata says so).
 TIME_ENCODING = {"units": f"microseconds since {J2000:%Y-%m-%d %H:%M:%S}", "dtype": "int64"}
+TIME_ATTRS = {"standard_name": "time", "units_metadata": "leap_seconds: none"}
+
+# CF: the conventions followed, and the grid-mapping variable (0-d, its attributes the
+# geostationary projection) that the bands and sza name, as NOAA's L1b files do.
+CONVENTIONS = "CF-1.11"
+GRID_MAPPING = "goes_imager_projection"
+
+
+def scan_angle_attrs(axis: str) -> dict:
+    """The per-scan scan angles, coordinates under CF's projection names, so that one scan
+    (``isel(time=i)``) is georeferenced by them: meso sectors move between scans."""
+    return {
+        "units": "rad",
+        "standard_name": f"projection_{axis}_coordinate",
+        "long_name": f"GOES fixed grid {axis} scan angle of each scan",
+    }
+
 
 # Attributes.
 STATISTICS = "statistics"  # band -> count, mean, std, min, max (visible bands: daytime only)
@@ -80,12 +98,14 @@ def band_attrs(name: str) -> dict:
     band = BANDS[band_number(name)]
     if band.emissive:
         return {
+            "grid_mapping": GRID_MAPPING,
             "units": "K",
             "long_name": f"{name} brightness temperature",
             "standard_name": "toa_brightness_temperature",
             "wavelength_um": band.wavelength_um,
         }
     return {
+        "grid_mapping": GRID_MAPPING,
         "units": "1",
         "long_name": f"{name} reflectance factor",
         "standard_name": "toa_bidirectional_reflectance",

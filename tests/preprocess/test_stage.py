@@ -37,6 +37,32 @@ def clean_store(archive, config_file, tmp_path_factory) -> Path:
     return out
 
 
+def test_store_is_cf_and_georeferenced(clean_store):
+    """Opened as CF, the store is georeferenced: a grid mapping, per-scan scan angles as
+    coordinates, labelled statistics; pyresample builds each scan's area from it alone."""
+    from pyresample.utils.cf import load_cf_area
+
+    ds = xr.open_zarr(clean_store, decode_cf=True, chunks=None)  # lazy, without dask
+    assert ds.attrs["Conventions"] == "CF-1.11" and ds.C13.attrs["grid_mapping"] in ds
+    assert {"fixed_grid_x", "fixed_grid_y"} <= set(ds.coords)
+    assert ds.stat.values.tolist() == ["count", "mean", "m2", "min", "max"]
+    assert ds.time.dtype == np.dtype("datetime64[ns]") and "units_metadata" in ds.time.attrs
+    gm = ds["goes_imager_projection"].attrs
+    assert gm["grid_mapping_name"] == "geostationary" and gm["sweep_angle_axis"] == "x"
+    assert gm["longitude_of_projection_origin"] == float(ds.projection_longitude[0])
+    h = gm["perspective_point_height"]
+    written = np.flatnonzero(ds.written.values == 1)
+    assert written.size >= 2
+    for i in written[[0, -1]]:
+        scan = ds.isel(time=i)
+        area, _ = load_cf_area(scan, variable="C13", x="fixed_grid_x", y="fixed_grid_y")
+        x, y = scan.fixed_grid_x.values, scan.fixed_grid_y.values
+        assert area.shape == (ds.sizes["y"], ds.sizes["x"]) and area.crs.to_dict()["proj"] == "geos"
+        half = (x[1] - x[0]) / 2
+        assert area.area_extent[0] == pytest.approx((x[0] - half) * h, rel=1e-9)
+        assert area.area_extent[3] == pytest.approx((y[0] - (y[1] - y[0]) / 2) * h, rel=1e-9)
+
+
 def test_real_samples(tmp_path, mpiexec, sample_dir):
     """The night scan is written and equals read_band; the day scan lacks C02 and is reported."""
     root = tmp_path / "archive"
