@@ -5,10 +5,17 @@ flat. A wrong key or value fails at start, naming the field."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..data.config import DataConfig
 from ..errors import ConfigError, one_line
@@ -28,6 +35,30 @@ class OptimConfig(BaseModel):
     grad_clip: float | None = Field(1.0, gt=0.0)
 
 
+# DeepSpeed settings the trainer derives from its own config: where each comes from.
+DEEPSPEED_OWNED = {
+    "train_batch_size": "train.batch_size x train.grad_accum x ranks",
+    "train_micro_batch_size_per_gpu": "train.batch_size",
+    "gradient_accumulation_steps": "train.grad_accum",
+    "gradient_clipping": "optim.grad_clip",
+    "bf16": "train.precision",
+    "fp16": "train.precision (bf16 or fp32)",
+    "optimizer": "the trainer's AdamW (optim.*)",
+    "scheduler": "optim.schedule",
+    "zero_optimization.stage": "train.zero_stage",
+}
+
+
+def _dotted(tree: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        out += _dotted(value, f"{name}.") if isinstance(value, dict) else [name]
+        if isinstance(value, dict):
+            out.append(name)
+    return out
+
+
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -44,6 +75,17 @@ class RunConfig(BaseModel):
     out_dir: Path = Path("runs")  # a run's folder is out_dir/<run name> unless --run-dir
     experiment: str = "hpc-vqvae"
     tracking_uri: str | None = None  # default: $MLFLOW_TRACKING_URI, else sqlite in the run dir
+    # merged into the DeepSpeed config of both engines (e.g. zero_optimization.overlap_comm,
+    # offload_optimizer, communication_data_type); what the trainer sets itself is refused
+    deepspeed: dict[str, Any] = {}
+
+    @field_validator("deepspeed")
+    @classmethod
+    def _not_owned(cls, value: dict) -> dict:
+        for key in _dotted(value):
+            if key in DEEPSPEED_OWNED:
+                raise ValueError(f"{key} is set by the trainer from {DEEPSPEED_OWNED[key]}")
+        return value
 
 
 class Config(BaseModel):

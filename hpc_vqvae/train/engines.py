@@ -29,6 +29,15 @@ def ds_config(cfg: Config, world_size: int, device: str = "cpu") -> dict:
     }
     if cfg.optim.grad_clip:
         out["gradient_clipping"] = cfg.optim.grad_clip
+    return _merge(out, t.deepspeed)
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    """``extra`` over ``base``, section by section (the trainer's keys are never in extra)."""
+    out = dict(base)
+    for key, value in extra.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merge(out[key], value) if both else value
     return out
 
 
