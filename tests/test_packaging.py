@@ -19,7 +19,7 @@ else:  # Python 3.10: pytest itself depends on tomli there
 # conda-forge name -> PyPI name, where they differ (after normalisation).
 CONDA_TO_PYPI = {"pytorch": "torch"}
 # Entries of environment.yml that are not packages of pyproject.toml.
-CONDA_ONLY = {"python", "pip"}
+CONDA_ONLY = {"python", "pip", "cuda-version"}
 
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
@@ -167,3 +167,23 @@ def test_ci_runs_make_test() -> None:
     assert "CI=true" in exported
     assert "HPC_VQVAE_REQUIRE_REAL=1" in exported
     assert lines[-1] == "exec make test", f".ci/run must end with 'exec make test': {lines[-1]!r}"
+
+
+def _torch_floor(spec: str) -> str:
+    match = re.search(r">=\s*([0-9.]+)", spec)
+    assert match, f"no lower bound in {spec!r}"
+    return match.group(1)
+
+
+def test_environment_pins_a_cuda_torch_with_pyprojects_floor() -> None:
+    """GPU sites get PyTorch's CUDA build (conda-forge's default on a GPU-less login node is
+    the CPU one), no older than pyproject allows, and are told how to solve it there."""
+    deps = _load_environment()["dependencies"]
+    (torch_spec,) = [d for d in deps if isinstance(d, str) and normalise(d) == "pytorch"]
+    assert "build='cuda*'" in torch_spec.replace('"', "'")
+    (pyproject_torch,) = [
+        d for d in _load_pyproject()["project"]["dependencies"] if normalise(d) == "torch"
+    ]
+    assert _torch_floor(torch_spec) == _torch_floor(pyproject_torch)
+    assert any(isinstance(d, str) and normalise(d) == "cuda-version" for d in deps)
+    assert "CONDA_OVERRIDE_CUDA=" in (REPO / "environment.yml").read_text()
