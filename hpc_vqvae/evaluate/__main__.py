@@ -61,8 +61,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args, world) -> tuple[dict, dict]:
     from ..errors import UsageError
+    from ..model.translator import Translator
+    from ..predict.checkpoint import resolve_checkpoint
     from ..predict.sources import parse_end, parse_time, select_scans
-    from ..predict.translator import Translator, resolve_checkpoint
     from .report import summary
     from .run import evaluate
     from .scans import by_range, by_split

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..predict.translator import Translator
+from ..model.translator import Translator
 
 GREY_K = (180.0, 330.0)  # brightness temperature of white and of black
 FIT_PIXELS = 400_000  # training pixels the least-squares fit sees at most

@@ -9,7 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..metrics import Scores, ssim_map
-from ..predict.translator import Translator
+from ..model.translator import Translator
 from .baselines import LeastSquares, as_tensor, inverted_ir
 from .scans import SZA_BINS, Selection, batches, read, training_sample
 

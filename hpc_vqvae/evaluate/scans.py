@@ -13,7 +13,7 @@ from ..data.config import DataConfig
 from ..data.preflight import open_for_training
 from ..data.split import Split
 from ..errors import UsageError
-from ..predict.translator import Translator
+from ..model.translator import Translator
 from ..store import Store
 from ..store.layout import SZA
 

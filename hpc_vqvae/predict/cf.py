@@ -18,6 +18,7 @@ from ..abi.geometry import fixed_grid_lonlat
 from ..abi.grid import GriddedScan
 from ..abi.projection import FixedGridProjection
 from ..errors import UsageError
+from ..model.translator import Translator
 from ..store.layout import (
     CONVENTIONS,
     FIXED_GRID_X,
@@ -27,7 +28,6 @@ from ..store.layout import (
     scan_angle_attrs,
 )
 from .sources import ScanBatch, StoreRange, iso
-from .translator import Translator
 
 NETCDF_TIME = {"units": f"seconds since {J2000:%Y-%m-%d %H:%M:%S}", "dtype": "float64"}
 # Scan angles of one grid agree to far better than this; moved meso sectors differ by >= 28 urad.

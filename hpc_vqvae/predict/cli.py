@@ -22,10 +22,11 @@ import torch
 from .. import outputs
 from ..abi.platforms import SATELLITE_CHOICES, satellite_on
 from ..errors import UsageError
+from ..model.translator import Translator
 from .cf import scan_dataset
+from .checkpoint import resolve_checkpoint
 from .quicklook import is_quicklook, quicklook
 from .sources import find_scan, iso, parse_end, parse_time, read_scan, select_scans
-from .translator import Translator, resolve_checkpoint
 from .writers import is_prediction, range_writer, scan_writer, write_atomic
 
 

@@ -15,10 +15,10 @@ import zarr
 from tqdm import tqdm
 
 from .. import outputs
+from ..model.translator import Translator
 from ..store.layout import TIME_ENCODING, consolidate
 from .cf import NETCDF_TIME, RangeLayout, batch_dataset, coordinate_encoding
 from .sources import StoreRange, read_batch
-from .translator import Translator
 
 
 def is_prediction(path: Path) -> bool:

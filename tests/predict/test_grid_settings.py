@@ -13,8 +13,8 @@ import pytest
 import xarray as xr
 
 from hpc_vqvae.abi.grid import GridSettings, grid_scan
+from hpc_vqvae.model.translator import Translator
 from hpc_vqvae.predict.sources import find_scan, read_scan
-from hpc_vqvae.predict.translator import Translator
 from hpc_vqvae.store import Store
 from tests.helpers import preprocess_here, train_env
 

@@ -11,7 +11,7 @@ import xarray as xr
 
 from hpc_vqvae.abi.names import place_in_archive
 from hpc_vqvae.abi.projection import FixedGridProjection
-from hpc_vqvae.predict.translator import Translator
+from hpc_vqvae.model.translator import Translator
 from hpc_vqvae.store import Store
 from tests.helpers import cf_errors, sample_files, train_env
 

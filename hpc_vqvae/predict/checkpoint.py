@@ -1,0 +1,67 @@
+"""Where prediction's and evaluation's generator comes from: a run dir or export, an MLflow
+run id (through the run dir the trainer tags), or an MLflow model URI (``runs:/``,
+``models:/``), whose logged model carries the export itself."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+from ..errors import UsageError
+from ..model import export_path
+from ..model.exported import is_export
+from ..train.tracking import RUN_DIR_TAG
+
+RUN_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def resolve_checkpoint(arg: str, tracking_uri: str | None) -> Path:
+    """``arg`` as a path, or, if it is none and looks like an MLflow run id, the run's folder
+    from the tag the trainer sets (the generator export is not an artifact: it can be large)."""
+    path = Path(arg)
+    if path.exists() or not RUN_ID.fullmatch(arg):
+        return path
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        raise UsageError(
+            f"--checkpoint {arg}: no such path; as an MLflow run id it needs --tracking-uri "
+            "or MLFLOW_TRACKING_URI"
+        )
+    run_dir = _mlflow_run_dir(arg, uri)
+    if not is_export(export_path(run_dir)):
+        raise UsageError(
+            f"MLflow run {arg}: no generator export in its run dir {run_dir} "
+            "(unfinished, or the folder moved: pass the run dir instead)"
+        )
+    return run_dir
+
+
+def _mlflow_run_dir(run_id: str, uri: str) -> Path:
+    """The run folder recorded in the run's tags; every failure on the way is one line."""
+    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
+        raise UsageError(f"--tracking-uri {uri}: no such MLflow database")  # not create one
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    for name in ("mlflow", "alembic"):  # their INFO lines would bury a one-line error
+        logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        run = MlflowClient(tracking_uri=uri).get_run(run_id)
+    except MlflowException as err:
+        if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+            raise UsageError(f"--checkpoint {run_id}: no such MLflow run at {uri}") from None
+        first = str(err).splitlines()[0][:200]
+        raise UsageError(f"MLflow at {uri} did not answer ({err.error_code}: {first})") from None
+    except Exception as err:  # noqa: BLE001 (e.g. a database that is not MLflow's)
+        raise UsageError(f"MLflow at {uri}: {type(err).__name__}") from None
+    run_dir = run.data.tags.get(RUN_DIR_TAG)
+    if not run_dir:
+        raise UsageError(
+            f"MLflow run {run_id} has no tag {RUN_DIR_TAG} (trained before it was recorded): "
+            "pass the run dir"
+        )
+    return Path(run_dir)
