@@ -18,7 +18,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m hpc_vqvae.evaluate", description=__doc__.splitlines()[0]
     )
-    p.add_argument("--checkpoint", required=True, help="a run dir, an export, or an MLflow run id")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a run dir, an export, an MLflow run id, or an MLflow model URI (runs:/RUN_ID/"
+        "generator, models:/NAME/VERSION)",
+    )
     p.add_argument("--tracking-uri", help="MLflow (default: $MLFLOW_TRACKING_URI, else the run's)")
     p.add_argument("--store", type=Path, required=True, help="the preprocessed store")
     p.add_argument("--split", choices=["test", "val"], default="test", help="the model's own split")

@@ -17,18 +17,25 @@ from ..train.tracking import RUN_DIR_TAG
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 
 
+MODEL_URI = re.compile(r"(runs|models):/.+")
+
+
 def resolve_checkpoint(arg: str, tracking_uri: str | None) -> Path:
-    """``arg`` as a path, or, if it is none and looks like an MLflow run id, the run's folder
-    from the tag the trainer sets (the generator export is not an artifact: it can be large)."""
+    """``arg`` as a path; an MLflow model URI (``runs:/RUN_ID/generator``,
+    ``models:/NAME/VERSION``), downloaded, its export the model's own artifact; or, if it
+    looks like an MLflow run id, the run's folder from the tag the trainer sets."""
     path = Path(arg)
-    if path.exists() or not RUN_ID.fullmatch(arg):
+    if path.exists() or not (RUN_ID.fullmatch(arg) or MODEL_URI.fullmatch(arg)):
         return path
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     if not uri:
         raise UsageError(
-            f"--checkpoint {arg}: no such path; as an MLflow run id it needs --tracking-uri "
-            "or MLFLOW_TRACKING_URI"
+            f"--checkpoint {arg}: no such path; as an MLflow run id or model URI it needs "
+            "--tracking-uri or MLFLOW_TRACKING_URI"
         )
+    _check_uri(uri)
+    if MODEL_URI.fullmatch(arg):
+        return _download_model(arg, uri)
     run_dir = _mlflow_run_dir(arg, uri)
     if not is_export(export_path(run_dir)):
         raise UsageError(
@@ -38,17 +45,35 @@ def resolve_checkpoint(arg: str, tracking_uri: str | None) -> Path:
     return run_dir
 
 
-def _mlflow_run_dir(run_id: str, uri: str) -> Path:
-    """The run folder recorded in the run's tags; every failure on the way is one line."""
+def _check_uri(uri: str) -> None:
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
         raise UsageError(f"--tracking-uri {uri}: no such MLflow database")  # not create one
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    for name in ("mlflow", "alembic"):  # their INFO lines would bury a one-line error
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _download_model(model_uri: str, uri: str) -> Path:
+    """The logged model's files (cached by MLflow's download), and in them the export."""
+    from mlflow.artifacts import download_artifacts
+
+    try:
+        local = Path(download_artifacts(artifact_uri=model_uri, tracking_uri=uri))
+    except Exception as err:  # noqa: BLE001 (no such run, model or version; server down)
+        first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
+        raise UsageError(f"--checkpoint {model_uri}: not found at {uri} ({first})") from None
+    export = local / "artifacts" / "generator"
+    if not is_export(export_path(export)):
+        raise UsageError(f"--checkpoint {model_uri}: not a generator logged by the trainer")
+    return export
+
+
+def _mlflow_run_dir(run_id: str, uri: str) -> Path:
+    """The run folder recorded in the run's tags; every failure on the way is one line."""
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    for name in ("mlflow", "alembic"):  # their INFO lines would bury a one-line error
-        logging.getLogger(name).setLevel(logging.WARNING)
     try:
         run = MlflowClient(tracking_uri=uri).get_run(run_id)
     except MlflowException as err:

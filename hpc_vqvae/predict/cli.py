@@ -1,8 +1,8 @@
 """``python -m hpc_vqvae.predict``: synthetic visible imagery from the IR bands of ABI scans.
 
-    python -m hpc_vqvae.predict --checkpoint RUN_DIR|MLFLOW_RUN_ID --archive ROOT \\
+    python -m hpc_vqvae.predict --checkpoint RUN_DIR|RUN_ID|MODEL_URI --archive ROOT \\
         --time 2019-12-01T10:27 --output out.nc [--png quicklook.png] [--latlon]
-    python -m hpc_vqvae.predict --checkpoint RUN_DIR|MLFLOW_RUN_ID --store STORE.zarr \\
+    python -m hpc_vqvae.predict --checkpoint RUN_DIR|RUN_ID|MODEL_URI --store STORE.zarr \\
         --start 2020-05-01T17:00 --end 2020-05-02T00:00 --output out.zarr [--batch-size 8]
 
 One archive scan goes to CF-1.11 netCDF; every written scan of a preprocessed store in
@@ -86,10 +86,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--checkpoint",
         required=True,
-        help="a finished training run dir, an export (python -m hpc_vqvae.export), or the "
-        "run's MLflow run id",
+        help="a finished training run dir, an export (python -m hpc_vqvae.export), the run's "
+        "MLflow run id, or its MLflow model (runs:/RUN_ID/generator, models:/NAME/VERSION)",
     )
-    p.add_argument("--tracking-uri", help="MLflow, for a run id (default: $MLFLOW_TRACKING_URI)")
+    p.add_argument(
+        "--tracking-uri", help="MLflow, for a run id or model URI (default: $MLFLOW_TRACKING_URI)"
+    )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--archive", type=Path, help="ABI-L1b-Rad*/YYYY/JJJ/HH tree (one scan)")
     source.add_argument("--store", type=Path, help="a preprocessed Zarr store (a time range)")

@@ -29,6 +29,11 @@ def parser() -> argparse.ArgumentParser:
         "another folder)",
     )
     p.add_argument(
+        "--register",
+        metavar="NAME",
+        help="put the finished run's MLflow model in the model registry as NAME",
+    )
+    p.add_argument(
         "--stop-after-steps",
         type=int,
         default=None,
@@ -64,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
             resume=args.resume,
             stop_after=args.stop_after_steps,
             overwrite=args.overwrite,
+            register=args.register,
         )
     except UsageError as err:  # the run dir: a user's folder, or another job's run
         if detect().is_main:

@@ -30,20 +30,24 @@ def train(
     resume: str = "auto",
     stop_after: int | None = None,
     overwrite: bool = False,
+    register: str | None = None,
 ) -> dict:
     """Train on every rank of the job; returns {"step", "status", "run_id", "requeue"}, where
     ``requeue`` says that a SIGUSR2 stopped the run after a checkpoint, so it should go on.
-    A run dir that is not ours, or is being written by another job, is a UsageError."""
+    A run dir that is not ours, or is being written by another job, is a UsageError. At the
+    end the generator is logged as the run's MLflow model, registered as ``register``."""
     world = detect()
     device = setup(world)
     lock = rundir.claim(run_dir, overwrite, world.rank)
     try:
-        return _train(cfg, run_dir, world, device, resume, stop_after)
+        return _train(cfg, run_dir, world, device, resume, stop_after, register)
     finally:
         lock.release()
 
 
-def _train(cfg: Config, run_dir: Path, world, device, resume: str, stop_after: int | None) -> dict:
+def _train(
+    cfg: Config, run_dir: Path, world, device, resume: str, stop_after: int | None, register
+) -> dict:
     stop = StopFlag()
 
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
@@ -100,7 +104,8 @@ def _train(cfg: Config, run_dir: Path, world, device, resume: str, stop_after: i
 
         report.resources(world.rank, g, d)
         if state.step >= run.max_steps:
-            checkpoint.export_generator(run_dir, g, state, world.rank)
+            export = checkpoint.export_generator(run_dir, g, state, world.rank)
+            report.model(export, state.step, register)
     except BaseException:
         status = "FAILED"
         raise

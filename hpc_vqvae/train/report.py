@@ -6,16 +6,17 @@ from __future__ import annotations
 
 import json
 import resource
+import warnings
 from pathlib import Path
 
 import torch
 
 from ..distributed import all_reduce_, broadcast_object
-from .checkpoint import TrainState
+from .checkpoint import RUN_RECORD, TrainState
 from .config import Config
 from .engines import optimizer_state_bytes, precision
 from .tracking import RUN_DIR_TAG, NullTracker, Tracker, default_uri, run_tags
-from .validation import sample_grid
+from .validation import sample_grid, usage_plot
 from .world import World
 
 
@@ -41,6 +42,8 @@ class Reporter:
         state.mlflow_run_id = broadcast_object(self.tracker.run_id)
 
     def started(self, cfg: Config, world: World, resumed: Path | None) -> None:
+        """The start line; the resolved config (every default filled in) as ``config.yaml``."""
+        self.tracker.log_dict(cfg.model_dump(mode="json"), "config.yaml")
         if self.main:
             print(cfg.describe_lr(world.size), flush=True)
             self._say(
@@ -61,6 +64,7 @@ class Reporter:
             | {"split.day_counting": split["day_counting"]}
         )
         self.tracker.log_artifact(path)
+        self.tracker.log_dict(split, "split.json")
 
     def train_step(self, log: dict, step: int) -> None:
         """Collective: the step's metrics, averaged over ranks."""
@@ -81,7 +85,24 @@ class Reporter:
                 f"step {step}: val rmse {metrics['val/rmse']:.4f} ssim {metrics['val/ssim']:.4f}"
             )
             grid = sample_grid(first_batch, self.run_dir / "samples", step)
-            self.tracker.log_artifact(grid, "samples")
+            self.tracker.log_image(grid, "samples", step)
+            usage = usage_plot(first_batch["code_counts"], self.run_dir / "samples", step)
+            self.tracker.log_image(usage, "codebook_usage", step)
+
+    def model(self, export: Path, step: int, register: str | None) -> None:
+        """The exported generator as the run's MLflow model (registered as ``register``); a
+        tracking server that fails here costs the model entry, never the finished run."""
+        if not self.main:
+            return
+        from .mlflow_model import log_generator
+
+        meta = {**json.loads((self.run_dir / RUN_RECORD).read_text()), "step": step}
+        try:
+            uri = log_generator(self.uri, self.tracker.run_id, export, meta, register)
+        except Exception as err:  # noqa: BLE001
+            warnings.warn(f"MLflow model not logged ({type(err).__name__}: {err})", stacklevel=1)
+            return
+        self._say(f"MLflow model {uri}" + (f", registered as {register!r}" if register else ""))
 
     def stopped(self, step: int) -> None:
         self._say(f"stopped at step {step}; checkpoint saved, resume with --resume auto")

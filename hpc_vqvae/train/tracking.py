@@ -8,6 +8,7 @@ default backend is a SQLite file in the run folder (MLflow 3 refuses the old fil
 
 from __future__ import annotations
 
+import getpass
 import os
 import queue
 import socket
@@ -32,7 +33,17 @@ def default_uri(run_dir: Path, configured: str | None) -> str:
 
 
 def run_tags(launcher: str) -> dict[str, str]:
-    tags = {"launcher": launcher, "host": socket.gethostname()}
+    """MLflow's standard source tags (the UI's source, user and git columns), and where the
+    run ran."""
+    from mlflow.utils import mlflow_tags as std
+
+    tags = {
+        "launcher": launcher,
+        "host": socket.gethostname(),
+        std.MLFLOW_SOURCE_NAME: "hpc_vqvae.train",
+        std.MLFLOW_SOURCE_TYPE: "JOB" if "SLURM_JOB_ID" in os.environ else "LOCAL",
+        std.MLFLOW_USER: getpass.getuser(),
+    }
     try:
         repo = Path(__file__).resolve().parents[2]
         commit = subprocess.run(
@@ -42,7 +53,7 @@ def run_tags(launcher: str) -> dict[str, str]:
             timeout=10,
         ).stdout.strip()
         if commit:
-            tags["git_commit"] = commit
+            tags[std.MLFLOW_GIT_COMMIT] = commit
     except (OSError, subprocess.SubprocessError):
         pass
     for env, tag in (("SLURM_JOB_ID", "slurm_job_id"), ("SLURM_JOB_NODELIST", "slurm_nodelist")):
@@ -90,6 +101,7 @@ class Tracker:
         self._warned = False
         self._thread = threading.Thread(target=self._work, daemon=True, name="mlflow-tracker")
         self._thread.start()
+        self._system = _system_metrics(self.run_id, uri, resumed=run_id is not None)
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         from mlflow.entities import Metric
@@ -105,12 +117,28 @@ class Tracker:
 
         self._queue.put(("params", [Param(k, str(v)[:6000]) for k, v in params.items()]))
 
+    def log_dict(self, obj: dict, artifact_file: str) -> None:
+        """``obj`` as a JSON or YAML artifact (by the file's extension)."""
+        self._queue.put(("dict", (obj, artifact_file)))
+
+    def log_image(self, path: Path, key: str, step: int) -> None:
+        """A PNG as an image of ``key`` at ``step``: the UI's image slider steps through them."""
+        self._queue.put(("image", (str(path), key, step)))
+
     def _send(self, kind: str, payload) -> None:
         if kind == "metrics":
             for i in range(0, len(payload), 1000):
                 self.client.log_batch(self.run_id, metrics=payload[i : i + 1000])
         elif kind == "params":
             self.client.log_batch(self.run_id, params=payload)
+        elif kind == "dict":
+            self.client.log_dict(self.run_id, *payload)
+        elif kind == "image":
+            from PIL import Image
+
+            path, key, step = payload
+            with Image.open(path) as image:
+                self.client.log_image(self.run_id, image.convert("RGB"), key=key, step=step)
         else:
             self.client.log_artifact(self.run_id, payload[0], payload[1])
 
@@ -151,6 +179,8 @@ class Tracker:
 
     def close(self, status: str = "FINISHED", timeout: float = 60.0) -> None:
         """Send what is queued (waiting up to ``timeout``), then mark the run's status."""
+        if self._system is not None:
+            self._system.finish()
         self._queue.put(None)
         self._thread.join(timeout)
         deadline = time.monotonic() + timeout
@@ -160,6 +190,22 @@ class Tracker:
             self.client.set_terminated(self.run_id, status=status)
         except Exception:  # noqa: BLE001
             warnings.warn(f"could not mark MLflow run {self.run_id} {status}", stacklevel=1)
+
+
+def _system_metrics(run_id: str, uri: str, resumed: bool):
+    """MLflow's own system-metrics monitor (CPU, memory, disk, network; GPUs through NVML
+    where nvidia-ml-py and a driver are present) on this run, from a thread of its own; every
+    ``$MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL`` seconds (default 10). None if it cannot
+    start: the run goes on without it."""
+    from mlflow.system_metrics.system_metrics_monitor import SystemMetricsMonitor
+
+    try:
+        monitor = SystemMetricsMonitor(run_id, resume_logging=resumed, tracking_uri=uri)
+        monitor.start()
+    except Exception as err:  # noqa: BLE001 (a monitor is never worth a failed run)
+        warnings.warn(f"no MLflow system metrics ({type(err).__name__}: {err})", stacklevel=2)
+        return None
+    return monitor
 
 
 class NullTracker:
@@ -174,6 +220,12 @@ class NullTracker:
         pass
 
     def log_params(self, params: dict) -> None:
+        pass
+
+    def log_dict(self, obj: dict, artifact_file: str) -> None:
+        pass
+
+    def log_image(self, path: Path, key: str, step: int) -> None:
         pass
 
     def close(self, status: str = "FINISHED", timeout: float = 60.0) -> None:

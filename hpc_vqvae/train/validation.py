@@ -16,7 +16,8 @@ from ..model.quantizer import perplexity
 
 @torch.no_grad()
 def validate(g_engine, loader, normalizer, device: str, lpips=None) -> tuple[dict, dict]:
-    """(metrics, first batch for a sample grid) over the whole of ``loader``: the validation
+    """(metrics, first batch for a sample grid and every code's count) over the whole of
+    ``loader``: the validation
     crops, spread over every day and hour of the block (``make_loader(limit=...)``).
     Collective: every rank runs the same number of batches (a ZeRO-3 forward gathers
     parameters from all ranks)."""
@@ -44,6 +45,7 @@ def validate(g_engine, loader, normalizer, device: str, lpips=None) -> tuple[dic
     all_reduce_(codes)
     out["val/perplexity"] = float(perplexity(codes))
     out["val/codebook_usage"] = float((codes > 0).double().mean())
+    first["code_counts"] = codes.cpu()
     return out, first
 
 
@@ -70,6 +72,30 @@ def sample_grid(first: dict, folder: Path, step: int) -> Path:
         ax.set_title(title)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"step_{step:08d}.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+def usage_plot(counts: torch.Tensor, folder: Path, step: int) -> Path:
+    """A PNG of the codebook's use on the validation crops: each code's share, most used
+    first, on a log scale (a collapsing codebook shows as a short head and a long zero tail)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    share = (counts / counts.sum().clamp(min=1)).sort(descending=True).values.numpy()
+    used = int((counts > 0).sum())
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.bar(range(len(share)), share, width=1.0)
+    ax.set_yscale("log")
+    ax.set_xlabel("code, by use")
+    ax.set_ylabel("share of validation tokens")
+    ax.set_title(f"step {step}: {used} of {len(share)} codes used")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"codebook_step_{step:08d}.png"
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)

@@ -16,6 +16,7 @@ from hpc_vqvae.abi.names import walk_archive
 from tests.helpers import preprocess_here, run_trainer, small_run, write_synthetic
 
 BANDS = ["C05", "C13", "C14"]
+REGISTERED = "night-visible"  # the model registry name the trainer registers the model as
 SETTINGS = {"mask_dqf": False, "min_valid_fraction": 0.9}
 NIGHT = "2020-05-02T08:00"
 FLAGGED = (slice(200, 210), slice(200, 210))  # C13 pixels with DQF 2 (kept: mask_dqf false)
@@ -73,6 +74,6 @@ def trained(tmp_path_factory) -> Trained:
         f"train.tracking_uri={uri}",
         "train.experiment=predict",
     )
-    run_trainer(1, "none", overrides, run_dir)
+    run_trainer(1, "none", overrides, run_dir, "--register", REGISTERED)
     (run,) = client.search_runs([client.get_experiment_by_name("predict").experiment_id])
     return Trained(archive, store, run_dir, uri, run.info.run_id)

@@ -15,7 +15,7 @@ from hpc_vqvae.model.translator import Translator
 from hpc_vqvae.store import Store
 from tests.helpers import cf_errors, sample_files, train_env
 
-from .conftest import BANDS
+from .conftest import BANDS, REGISTERED
 
 pytestmark = [pytest.mark.slow, pytest.mark.deepspeed]
 # the one error CF 1.11 finds that stays: scan angles in rad, as in NOAA's own L1b files
@@ -306,3 +306,37 @@ def test_outputs_replace_only_predictions(trained, tmp_path):
         assert proc.returncode == 2 and "did not write" in line and "--overwrite" not in line
     assert (theirs / "notes" / "thesis.tex").read_text() == "years of work"
     assert xr.open_dataset(thesis_nc).v.values.tolist() == [1.0]
+
+
+def test_the_mlflow_model_is_predict(trained, tmp_path):
+    """The logged pyfunc (loaded by MLflow alone) gives predict's values on the store's
+    inputs; predict takes it as runs:/ and as the registry's models:/NAME/1."""
+    import mlflow
+
+    mlflow.set_tracking_uri(trained.tracking_uri)
+    pyfunc = mlflow.pyfunc.load_model(f"runs:/{trained.run_id}/generator")
+    (spec,) = pyfunc.metadata.get_input_schema().inputs
+    assert spec.shape == (-1, len(BANDS), -1, -1) and spec.type == np.float32
+    with xr.open_zarr(trained.store, consolidated=False) as src:
+        day = src.isel(time=np.flatnonzero(src.written.values == 1)[:2])
+        bt = np.stack([day[b].values for b in BANDS], axis=1).astype(np.float32)
+    got = pyfunc.predict(bt)
+    want = Translator.load(trained.run_dir, "cpu").reflectance(bt)
+    valid = np.isfinite(bt).all(axis=1, keepdims=True) & np.ones((1, 3, 1, 1), bool)
+    assert got.shape == want.shape and np.isnan(got[~valid]).all()
+    np.testing.assert_allclose(got[valid], want[valid], rtol=1e-5, atol=1e-6)
+
+    args = ["--tracking-uri", trained.tracking_uri, "--store", trained.store]
+    args += ["--start", "2020-05-01T18:00", "--end", "2020-05-01T22:00"]
+    by_dir = tmp_path / "dir.zarr"
+    assert _predict("--checkpoint", trained.run_dir, *args, "--output", by_dir).returncode == 0
+    for uri in (f"runs:/{trained.run_id}/generator", f"models:/{REGISTERED}/1"):
+        out = tmp_path / f"{uri.split(':')[0]}.zarr"
+        proc = _predict("--checkpoint", uri, *args, "--output", out)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        for c in "RGB":
+            np.testing.assert_array_equal(xr.open_zarr(out)[c], xr.open_zarr(by_dir)[c])
+    proc = _predict(
+        "--checkpoint", f"models:/{REGISTERED}/7", *args, "--output", tmp_path / "x.zarr"
+    )
+    assert proc.returncode == 2 and f"models:/{REGISTERED}/7" in proc.stderr.splitlines()[-1]

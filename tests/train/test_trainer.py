@@ -6,16 +6,28 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import mlflow
 import numpy as np
 import pytest
 import torch
+import yaml
 from mlflow.tracking import MlflowClient
 
 from hpc_vqvae.model import load_generator
 from hpc_vqvae.train import checkpoint
 from hpc_vqvae.train.__main__ import EXIT_REQUEUE
-from tests.helpers import losses, read_metrics, run_trainer, small_run, train_cmd, train_env
+from hpc_vqvae.train.config import load_config
+from tests.helpers import (
+    REPO,
+    losses,
+    read_metrics,
+    run_trainer,
+    small_run,
+    train_cmd,
+    train_env,
+)
 
 EXPERIMENT = "trainer-tests"
 
@@ -43,7 +55,9 @@ def test_zero_stages_on_two_ranks(
     ]
     if stage == 3:
         extra.append("loss.adaptive_weight=false")  # ZeRO-3 partitions the probed layer
-    proc = run_trainer(2, launcher, small_run(train_store, 4, *extra), run_dir, mpiexec=mpiexec)
+    env = train_env(MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL="1")  # a run of a few seconds
+    overrides = small_run(train_store, 4, *extra)
+    proc = run_trainer(2, launcher, overrides, run_dir, env=env, mpiexec=mpiexec)
     assert f"2 rank(s) via {launcher.replace('mpiexec', 'mpi')}" in proc.stdout
     assert f"ZeRO {stage} {precision}" in proc.stdout
     rows = read_metrics(run_dir)
@@ -94,9 +108,23 @@ def test_zero_stages_on_two_ranks(
         "val/codebook_usage",
     ):
         assert key in run.data.metrics, key
-    assert "git_commit" in run.data.tags and run.data.tags["launcher"]
-    artifacts = [a.path for a in client.list_artifacts(run.info.run_id, "samples")]
-    assert artifacts and artifacts[0].endswith(".png")
+    tags = run.data.tags
+    assert len(tags["mlflow.source.git.commit"]) == 40 and tags["mlflow.user"]
+    assert tags["mlflow.source.name"] == "hpc_vqvae.train" and tags["launcher"]
+    assert any(k.startswith("system/cpu_utilization") for k in run.data.metrics), "system metrics"
+    assert any(k.startswith("system/system_memory") for k in run.data.metrics)
+    config = yaml.safe_load(
+        Path(client.download_artifacts(run.info.run_id, "config.yaml")).read_text()
+    )
+    assert config == load_config(REPO / "configs" / "tiny.yaml", overrides).model_dump(mode="json")
+    split = json.loads(Path(client.download_artifacts(run.info.run_id, "split.json")).read_text())
+    assert split == json.loads((run_dir / "run.json").read_text())["split"]
+    images = [a.path for a in client.list_artifacts(run.info.run_id, "images")]
+    keyed = {tuple(p.removeprefix("images/").split("+")[:3:2]) for p in images}
+    assert keyed == {("samples", "4"), ("codebook_usage", "4")}, images  # log_image key, step
+    mlflow.set_tracking_uri(mlflow_server)
+    got = mlflow.pyfunc.load_model(f"runs:/{run.info.run_id}/generator").metadata.metadata
+    assert got["step"] == 4 and got["input_units"] == "K", "the logged model, at the end"
 
 
 @pytest.mark.slow
