@@ -1,8 +1,11 @@
-"""``python -m hpc_vqvae.compare --experiment NAME``: runs side by side, beside the MLflow UI.
+"""``python -m hpc_vqvae.compare --experiment NAME [NAME ...]``: runs side by side, beside
+the MLflow UI.
 
-Prints the parameters that differ between the runs and each metric's final and best value
-(lowest for losses and errors, highest for SSIM, PSNR, perplexity and usage), as a table or
-JSON, and with ``--plot curves.png`` draws the metric curves over steps.
+Prints the parameters that differ between the runs and each metric's final and best value,
+as a table or JSON, and with ``--plot curves.png`` draws the metric curves over steps. Best
+is the lowest of a loss or an error (RMSE, MAE, LPIPS), the highest of SSIM, PSNR or
+throughput; perplexity, codebook usage and the rest describe a run rather than rank it, and
+have no best.
 """
 
 from __future__ import annotations
@@ -12,27 +15,47 @@ import json
 import sys
 from pathlib import Path
 
-HIGHER_IS_BETTER = ("ssim", "psnr", "perplexity", "usage", "samples_per_s")
+HIGHER_IS_BETTER = ("ssim", "psnr", "samples_per_s")
+LOWER_IS_BETTER = ("loss", "rmse", "mae", "lpips")
 DEFAULT_METRICS = ("train/rec_loss", "train/perplexity", "val/rmse", "val/ssim")
 
 
-def _best(name: str, values: list[float]) -> float:
-    return max(values) if any(k in name for k in HIGHER_IS_BETTER) else min(values)
+def direction(name: str) -> str | None:
+    """ "max", "min", or None for a metric that is not ranked (perplexity, usage, lr, ...)."""
+    leaf = name.rsplit("/", 1)[-1].lower()
+    if any(k in leaf for k in HIGHER_IS_BETTER):
+        return "max"
+    if any(k in leaf for k in LOWER_IS_BETTER):
+        return "min"
+    return None
 
 
-def collect(client, experiment: str, run_ids: list[str] | None, metrics: list[str]) -> list[dict]:
-    exp = client.get_experiment_by_name(experiment)
-    if exp is None:
-        raise SystemExit(
-            f"error: no MLflow experiment named {experiment!r} at {client.tracking_uri}"
-        )
-    runs = (
-        [client.get_run(r) for r in run_ids] if run_ids else client.search_runs([exp.experiment_id])
-    )
+def best(name: str, values: list[float]) -> float | None:
+    way = direction(name)
+    return None if way is None else (max(values) if way == "max" else min(values))
+
+
+def _experiments(client, names: list[str]) -> dict[str, str]:
+    """Experiment id -> name; an unknown name is one line."""
+    out = {}
+    for name in names:
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise SystemExit(f"error: no MLflow experiment named {name!r} at {client.tracking_uri}")
+        out[exp.experiment_id] = name
+    return out
+
+
+def collect(
+    client, experiments: list[str], run_ids: list[str] | None, metrics: list[str]
+) -> list[dict]:
+    by_id = _experiments(client, experiments)
+    runs = [client.get_run(r) for r in run_ids] if run_ids else client.search_runs(list(by_id))
     out = []
     for run in runs:
         entry = {
             "run_id": run.info.run_id,
+            "experiment": by_id.get(run.info.experiment_id, run.info.experiment_id),
             "name": run.info.run_name,
             "status": run.info.status,
             "params": dict(run.data.params),
@@ -44,7 +67,7 @@ def collect(client, experiment: str, run_ids: list[str] | None, metrics: list[st
                 values = [m.value for m in history]
                 entry["metrics"][name] = {
                     "final": values[-1],
-                    "best": _best(name, values),
+                    "best": best(name, values),
                     "steps": [m.step for m in history],
                     "values": values,
                 }
@@ -59,18 +82,19 @@ def differing_params(runs: list[dict]) -> list[str]:
 
 def table(runs: list[dict], metrics: list[str]) -> str:
     params = differing_params(runs)
-    head = [
-        "run",
-        "status",
-        *params,
-        *[f"{m} {kind}" for m in metrics for kind in ("final", "best")],
-    ]
+    several = len({r["experiment"] for r in runs}) > 1
+    head = ["run", *(["experiment"] * several), "status", *params]
+    for m in metrics:
+        head += [f"{m} final"] + ([f"{m} best ({direction(m)})"] if direction(m) else [])
     rows = []
     for r in runs:
-        row = [r["name"] or r["run_id"][:8], r["status"], *[r["params"].get(p, "") for p in params]]
+        row = [r["name"] or r["run_id"][:8], *([r["experiment"]] * several), r["status"]]
+        row += [r["params"].get(p, "") for p in params]
         for m in metrics:
-            got = r["metrics"].get(m)
-            row += [f"{got['final']:.4g}", f"{got['best']:.4g}"] if got else ["", ""]
+            got, ranked = r["metrics"].get(m), direction(m) is not None
+            row.append(f"{got['final']:.4g}" if got else "")
+            if ranked:
+                row.append(f"{got['best']:.4g}" if got else "")
         rows.append([str(c) for c in row])
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
     lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True))]
@@ -101,8 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="python -m hpc_vqvae.compare", description=__doc__.splitlines()[0]
     )
-    p.add_argument("--experiment", required=True)
-    p.add_argument("--runs", nargs="*", help="run ids (default: every run of the experiment)")
+    p.add_argument("--experiment", nargs="+", required=True, help="one or more experiments")
+    p.add_argument("--runs", nargs="*", help="run ids (default: every run of the experiments)")
     p.add_argument("--metrics", nargs="*", default=list(DEFAULT_METRICS))
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--plot", type=Path, help="write the metric curves to this PNG")
@@ -110,10 +134,16 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from mlflow.tracking import MlflowClient
 
+    db = (args.tracking_uri or "").removeprefix("sqlite:///")
+    if args.tracking_uri and args.tracking_uri.startswith("sqlite:///") and not Path(db).is_file():
+        print(
+            f"error: --tracking-uri {args.tracking_uri}: no such MLflow database", file=sys.stderr
+        )
+        return 2
     client = MlflowClient(tracking_uri=args.tracking_uri)
     runs = collect(client, args.experiment, args.runs, args.metrics)
     if not runs:
-        print(f"error: experiment {args.experiment!r} has no runs", file=sys.stderr)
+        print(f"error: experiment(s) {', '.join(args.experiment)} have no runs", file=sys.stderr)
         return 2
     if args.format == "json":
         slim = [
