@@ -74,8 +74,10 @@ def main(argv: list[str] | None = None) -> int:
             time_min=minutes(args.time),
         )
         train_cfg = load_config(cfg.config, cfg.overrides)  # fail here, not in the queue
+        run_dir = cfg.run_dir or train_cfg.train.out_dir / cfg.config.stem
+        job = TrainJob(cfg.config, cfg.overrides, run_dir, cfg.gpus_per_node > 0)
         if args.dry_run:
-            print(sbatch_text(cfg), end="")
+            print(sbatch_text(cfg, job), end="")
             return 0
         if not cfg.local:
             require_slurm()
@@ -85,8 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:  # a UsageError, or a --time that is not Slurm's
         print(f"error: {err}", file=sys.stderr)
         return 2
-    run_dir = cfg.run_dir or train_cfg.train.out_dir / cfg.config.stem
-    job = executor.submit(TrainJob(cfg.config, cfg.overrides, run_dir, cfg.gpus_per_node > 0))
+    job = executor.submit(job)
     where = "locally" if cfg.local else "to Slurm"
     print(f"submitted job {job.job_id} {where}: {cfg.nodes} node(s) x {cfg.tasks} task(s)")
     print(f"  logs     {job.paths.stdout} (.err beside it; one pair per task)")

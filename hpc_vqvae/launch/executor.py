@@ -3,8 +3,12 @@ gets, printed without Slurm being installed (``--dry-run`` on a laptop)."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
+import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import submitit
@@ -73,20 +77,40 @@ def make_executor(cfg: LaunchConfig) -> submitit.Executor:
     return ex
 
 
-class _ScriptOnly(submitit.SlurmExecutor):
-    """submitit's Slurm executor, to render the job script where Slurm is not installed; it
-    refuses only to start without srun, and this one never submits."""
+# Stand-ins for Slurm's tools, for a dry run: srun only has to exist (submitit checks for it);
+# sbatch keeps the script it is given and answers as sbatch does. Python, not sh: PATH may
+# hold nothing else.
+_FAKE_SRUN = f"#!{sys.executable}\n"
+_FAKE_SBATCH = f"""#!{sys.executable}
+import pathlib, shutil, sys
+shutil.copy(sys.argv[1], pathlib.Path(sys.argv[0]).parent / "job.sbatch")
+print("Submitted batch job 1")
+"""
 
-    @classmethod
-    def affinity(cls) -> int:
-        return 1
+
+@contextlib.contextmanager
+def _on_path(folder: Path):
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = f"{folder}{os.pathsep}{before}"
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before
 
 
-def sbatch_text(cfg: LaunchConfig, command: str | None = None) -> str:
-    """The sbatch script submitit would submit for this launch (``--dry-run``, golden test);
-    creates nothing under ``cfg.folder`` and needs no Slurm."""
-    with tempfile.TemporaryDirectory() as scratch:  # submitit makes its folder on creation
-        ex = _ScriptOnly(Path(scratch) / "%j")
-        ex.update_parameters(**slurm_parameters(cfg))
-        ex.folder = (cfg.folder / "%j").absolute()
-        return ex._make_submission_file_text(command or ex._submitit_command_str, "uid")
+def sbatch_text(cfg: LaunchConfig, job: Callable[[], object], python: str | None = None) -> str:
+    """The sbatch script that submitit submits for this launch (``--dry-run``, golden test),
+    obtained through submitit's public ``submit`` with stand-ins for sbatch and srun; needs no
+    Slurm, creates nothing under ``cfg.folder``. ``python`` replaces the interpreter's path."""
+    with tempfile.TemporaryDirectory() as scratch:
+        tools, folder = Path(scratch) / "bin", Path(scratch) / "submitit"
+        tools.mkdir()
+        for name, text in (("srun", _FAKE_SRUN), ("sbatch", _FAKE_SBATCH)):
+            (tools / name).write_text(text)
+            (tools / name).chmod(0o755)
+        with _on_path(tools):
+            ex = submitit.SlurmExecutor(folder / "%j", python=python)
+            ex.update_parameters(**slurm_parameters(cfg))
+            ex.submit(job)
+        text = (tools / "job.sbatch").read_text()
+    return text.replace(str(folder), str(cfg.folder.absolute()))
