@@ -296,12 +296,15 @@ def stop_mlflow_server(proc: subprocess.Popen) -> None:
     proc.wait(timeout=30)
 
 
-def mlflow_runs(tracking_uri: str, experiment: str = "hpc-vqvae") -> list:
+def mlflow_runs(tracking_uri: str, experiment: str = "hpc-vqvae", name: str | None = None) -> list:
+    """The experiment's runs, oldest first; only those named ``name`` if given."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri)
     exp = client.get_experiment_by_name(experiment)
-    return client.search_runs([exp.experiment_id]) if exp else []
+    where = f"attributes.run_name = '{name}'" if name else ""
+    runs = client.search_runs([exp.experiment_id], where) if exp else []
+    return sorted(runs, key=lambda r: r.info.start_time)
 
 
 # --- the Slurm test cluster -------------------------------------------------------------------

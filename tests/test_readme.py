@@ -112,6 +112,8 @@ def test_training_launch_compare_and_predict_commands(readme_store, sample_dir, 
         assert proc.returncode == 0, f"{cmd}\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
         if "--dry-run" in cmd:
             assert "#SBATCH --gpus-per-node=4" in proc.stdout and "#SBATCH --nodes=4" in proc.stdout
+        if "hpc_vqvae.compare" in cmd:  # the runs of one folder share its database
+            assert "tiny-2ranks" in proc.stdout and "tiny " in proc.stdout, proc.stdout
 
     meta = json.loads((tmp_path / "runs" / "tiny" / "generator" / "config.json").read_text())
     env["RUN_ID"] = meta["mlflow_run_id"]

@@ -44,7 +44,7 @@ def translate_batch(model: VQModel, ir: np.ndarray, tile: int, device: str = "cp
     the training crop size that overlap by a quarter and blend: GroupNorm's statistics are
     those of a crop, as in training, not of a whole 500 x 500 scene (on which a model trained
     on small crops comes out with its intensities shifted). A scan smaller than a tile is
-    reflect-padded to it and cropped back."""
+    reflect-padded to it and cropped back. On a GPU the network runs under bf16 autocast."""
     n, c, h, w = ir.shape
     ph, pw = max(h, tile), max(w, tile)
     x = torch.from_numpy(np.nan_to_num(ir, nan=0.0)).float()
@@ -58,7 +58,8 @@ def translate_batch(model: VQModel, ir: np.ndarray, tile: int, device: str = "cp
     for first in range(0, len(corners), TILES_PER_PASS):
         part = corners[first : first + TILES_PER_PASS]
         tiles = torch.stack([x[i, :, y : y + tile, x0 : x0 + tile] for i, y, x0 in part])
-        rec, _, _ = model(tiles.to(device))
+        with torch.autocast("cuda", torch.bfloat16, enabled=str(device).startswith("cuda")):
+            rec, _, _ = model(tiles.to(device))  # bf16 on GPUs; the quantizer keeps to fp32
         rec = rec.clamp(-1, 1).float().cpu() * weight
         for (i, y, x0), r in zip(part, rec, strict=True):
             out[i, :, y : y + tile, x0 : x0 + tile] += r

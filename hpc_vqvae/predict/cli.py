@@ -13,21 +13,25 @@ One archive scan goes to CF-1.11 netCDF; every written scan of a preprocessed st
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .. import distributed as D
 from .. import outputs
 from ..abi.platforms import SATELLITE_CHOICES, satellite_on
 from ..errors import UsageError
 from ..model.translator import Translator
-from .cf import scan_dataset
+from ..train.world import detect, setup
+from . import shards
+from .cf import RangeLayout, scan_dataset
 from .checkpoint import resolve_checkpoint
 from .quicklook import is_quicklook, quicklook
 from .sources import find_scan, iso, parse_end, parse_time, read_scan, select_scans
-from .writers import is_prediction, range_writer, scan_writer, write_atomic
+from .writers import is_prediction, replace_with, scan_writer, write_atomic, zarr_to_netcdf
 
 
 def run_scan(args: argparse.Namespace) -> None:
@@ -58,6 +62,8 @@ def _real_visible(model: Translator, files: dict, sza: np.ndarray) -> np.ndarray
 
 
 def run_range(args: argparse.Namespace) -> None:
+    """Every rank of the job (torchrun, srun, mpiexec, or one process) predicts its shards of
+    the range into one partial Zarr store, which rank 0 then puts in place."""
     start, end = parse_time("--start", args.start), parse_end("--end", args.end)
     if args.output.suffix not in (".zarr", ".nc"):
         raise UsageError(f"--output {args.output}: a range is written as *.zarr or *.nc")
@@ -66,17 +72,84 @@ def run_range(args: argparse.Namespace) -> None:
     if args.batch_size < 1:
         raise UsageError(f"--batch-size {args.batch_size}: must be at least 1")
     scans = select_scans(args.store, start, end)
-    model = Translator.load(resolve_checkpoint(args.checkpoint, args.tracking_uri), args.device)
+    device = _join_ranks(args.device)
+    model = Translator.load(resolve_checkpoint(args.checkpoint, args.tracking_uri), device)
     model.check_store(scans.store)
-    write_atomic(
-        args.output,
-        range_writer(model, scans, args.batch_size, args.latlon, args.output.suffix == ".nc"),
-        args.overwrite,
+    layout = RangeLayout.of(model, scans, args.latlon)
+    request = shards.Request.of(
+        _identity(args.checkpoint, model), scans, args.batch_size, args.latlon
     )
-    print(
-        f"wrote {args.output} ({len(scans.index)} scan(s), {iso(scans.time[0])} .. "
-        f"{iso(scans.time[-1])})"
-    )
+    netcdf = args.output.suffix == ".nc"
+    partial = args.output.with_name(f".{args.output.name}.partial" + (".zarr" if netcdf else ""))
+    lock = outputs.Lock(args.output, "--output")
+    error = None
+    if D.rank() == 0:
+        try:
+            _start(args, lock, partial, model, scans, layout, request)
+        except UsageError as err:
+            lock.release()
+            error = str(err)
+    error = D.broadcast_object(error)
+    if error:
+        raise UsageError(error)
+    try:
+        shards.write_shards(model, scans, layout, partial, args.batch_size)
+        D.barrier()
+        if D.rank() == 0:
+            shards.finish(partial)
+            if netcdf:
+                replace_with(args.output, zarr_to_netcdf(partial))
+                outputs.remove(partial, is_prediction)
+            else:
+                outputs.remove(args.output, is_prediction)
+                os.replace(partial, args.output)
+            print(
+                f"wrote {args.output} ({len(scans.index)} scan(s), {iso(scans.time[0])} .. "
+                f"{iso(scans.time[-1])}; {D.world_size()} rank(s))"
+            )
+    except KeyboardInterrupt:
+        if D.rank() == 0:
+            print(f"interrupted: {partial} kept; the same command resumes it", file=sys.stderr)
+        raise
+    finally:
+        lock.release()
+
+
+def _start(args, lock, partial, model, scans, layout, request) -> None:
+    """Rank 0: take the output, then resume the partial store of this same request or start
+    a new one (a partial store of another request is ours, and replaced)."""
+    lock.acquire()
+    outputs.check_replaceable(args.output, "--output", args.overwrite, is_prediction)
+    if shards.resumable(partial, request):
+        done = shards.done_marks(partial)
+        print(
+            f"resuming {partial}: {int(done.sum())} of {done.size} shard(s) done", file=sys.stderr
+        )
+        return
+    outputs.check_replaceable(partial, "--output", True, is_prediction)
+    outputs.remove(partial, is_prediction)
+    shards.write_template(partial, model, scans, layout, request)
+
+
+def _identity(checkpoint: str, model: Translator) -> str:
+    """The model a partial store was started with: the path or URI as given (a downloaded
+    model's folder differs every time) and the training step it holds."""
+    path = Path(checkpoint)
+    where = str(path.resolve()) if path.exists() else checkpoint
+    return f"{where}@step{model.meta.get('step', '?')}"
+
+
+def _join_ranks(device: str) -> str:
+    """Under a launcher: the process group (gloo on CPUs, NCCL on GPUs, one GPU per local
+    rank); on CPUs each rank takes its share of the cores unless OMP_NUM_THREADS says."""
+    world = detect()
+    if world.size == 1:
+        return device
+    device = setup(world, engines=False)
+    if device == "cpu" and "OMP_NUM_THREADS" not in os.environ:
+        local = int(os.environ.get("LOCAL_WORLD_SIZE", os.environ.get("SLURM_NTASKS_PER_NODE", 1)))
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // max(local, 1)))
+    return device
 
 
 def parser() -> argparse.ArgumentParser:
@@ -130,6 +203,8 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise UsageError("--archive takes --time (one scan), not --start/--end")
     if args.store is not None and (args.start is None or args.end is None or args.time):
         raise UsageError("--store takes --start and --end (a range), not --time")
+    if args.archive is not None and detect().size > 1:
+        raise UsageError("--archive predicts one scan, in one process: start it without a launcher")
     outputs.check_replaceable(args.output, "--output", args.overwrite, is_prediction)
     if args.png is not None:
         outputs.check_replaceable(args.png, "--png", args.overwrite, is_quicklook)
@@ -144,6 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             run_scan(args)
     except ValueError as err:  # a UsageError, or a checkpoint's settings that cannot serve
-        print(f"error: {err}", file=sys.stderr)
+        if detect().is_main:  # every rank meets it: one line for the job
+            print(f"error: {err}", file=sys.stderr)
         return 2
     return 0

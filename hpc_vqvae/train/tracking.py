@@ -25,10 +25,13 @@ RUN_DIR_TAG = "hpc_vqvae.run_dir"
 
 
 def default_uri(run_dir: Path, configured: str | None) -> str:
+    """Without a server, one SQLite file beside the run folders (``runs/mlflow.db`` for
+    ``runs/tiny`` and ``runs/tiny-2ranks``), so that runs made in one place compare side by
+    side, as MLflow's own ``./mlruns`` default does."""
     return (
         configured
         or os.environ.get("MLFLOW_TRACKING_URI")
-        or f"sqlite:///{run_dir.resolve()}/mlflow.db"
+        or f"sqlite:///{run_dir.resolve().parent}/mlflow.db"
     )
 
 

@@ -84,11 +84,19 @@ def _master_address(world: World) -> str:
     return "127.0.0.1"
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def setup(world: World, engines: bool = True) -> str:
     """Export the torch.distributed variables and start the process group; returns the device.
     ``engines``: through DeepSpeed (training); else torch.distributed alone (evaluation, whose
     stdout must stay its own)."""
     default_port = 29500 + int(os.environ.get("SLURM_JOB_ID", 0)) % 20000
+    if world.size == 1:  # a group of one: any free port, so that two such runs never collide
+        default_port = _free_port()
     os.environ.setdefault("MASTER_ADDR", _master_address(world) if world.size > 1 else "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", str(default_port))
     os.environ.update(

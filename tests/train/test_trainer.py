@@ -22,6 +22,7 @@ from hpc_vqvae.train.config import load_config
 from tests.helpers import (
     REPO,
     losses,
+    mlflow_runs,
     read_metrics,
     run_trainer,
     small_run,
@@ -176,10 +177,13 @@ def test_resume_reproduces_an_uninterrupted_run(train_store, tmp_path):
         for key in a:
             if key.startswith("train/") and key != "train/samples_per_s":
                 assert a[key] == b[key], (a["step"], key)
-    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / 'split' / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("hpc-vqvae").experiment_id])
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # the default: one database beside the runs
+    assert [r.info.run_name for r in mlflow_runs(uri)] == ["straight", "split"]
+    runs = mlflow_runs(uri, name="split")
     assert len(runs) == 1 and runs[0].info.status == "FINISHED", "one run, continued"
-    steps = [m.step for m in client.get_metric_history(runs[0].info.run_id, "train/rec_loss")]
+    steps = [
+        m.step for m in MlflowClient(uri).get_metric_history(runs[0].info.run_id, "train/rec_loss")
+    ]
     assert sorted(steps) == list(range(1, 9))
 
 
@@ -206,12 +210,11 @@ def test_sigusr2_checkpoints_stops_and_resumes(train_store, tmp_path):
     assert "stopped at step" in out
     stopped = checkpoint.latest(run_dir)
     assert stopped is not None and 2 <= int(stopped.name[5:]) < 40
-    client = MlflowClient(tracking_uri=f"sqlite:///{run_dir / 'mlflow.db'}")
-    exp = client.get_experiment_by_name("hpc-vqvae")
-    (run,) = client.search_runs([exp.experiment_id])
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    (run,) = mlflow_runs(uri)
     assert run.info.status == "KILLED"
     run_trainer(1, "none", overrides, run_dir)
-    (again,) = client.search_runs([exp.experiment_id])
+    (again,) = mlflow_runs(uri)
     assert again.info.run_id == run.info.run_id and again.info.status == "FINISHED"
     assert read_metrics(run_dir)[-1]["step"] == 40
 
@@ -299,8 +302,8 @@ def test_run_dir_is_an_output(train_store, tmp_path, mpiexec):
     first = json.loads((run_dir / "run.json").read_text())
     run_trainer(1, "none", overrides, run_dir, "--overwrite")
     assert [r["step"] for r in read_metrics(run_dir)] == [1, 2], "a fresh run, not a resume"
-    client = MlflowClient(tracking_uri=f"sqlite:///{run_dir / 'mlflow.db'}")
-    (run,) = client.search_runs([client.get_experiment_by_name("hpc-vqvae").experiment_id])
+    first_run, run = mlflow_runs(f"sqlite:///{run_dir.parent / 'mlflow.db'}", name=run_dir.name)
+    assert first_run.info.run_id != run.info.run_id, "--overwrite starts a new MLflow run"
     assert (
         run.info.status == "FINISHED"
         and first["split"] == json.loads((run_dir / "run.json").read_text())["split"]
