@@ -181,7 +181,9 @@ EXERCISED = {
     ),
 }
 NOT_HERE = {
-    r"^conda |^module load": "site tooling: no conda or environment modules on test machines",
+    r"^(CONDA_OVERRIDE_CUDA=\S+ )?conda |^module load": (
+        "site tooling: no conda or environment modules on test machines"
+    ),
     r"^python -m venv|^pip install|^MPICC=": "the install itself: make test does it into .venv",
 }
 
