@@ -1,11 +1,14 @@
 """Training steps of the paper config on one GPU: samples/s, ms/step, peak GPU memory and model
-FLOPs utilisation (MFU), bf16 DeepSpeed engines (ZeRO-2), eager, channels_last and
-torch.compile, before the GAN starts (generator only) and after (G + D + adaptive weight).
+FLOPs utilisation (MFU), bf16 DeepSpeed engines (ZeRO-2), eager, channels_last,
+torch.compile of encoder and decoder whole, and the trainer's regional compilation
+(``train.compile=blocks``, alone and with channels_last), before the GAN starts (generator
+only) and after (G + D + adaptive weight).
 channels_last is given to the inputs only (cuDNN then runs the convolutions in NHWC): ZeRO
 flattens parameters and refuses channels_last weights ("self.stride(-1) must be 1").
 
     python benchmarks/gpu_train_step.py [--config configs/paper.yaml] [--batch 4 16]
-        [--variants eager,channels_last,compile] [--steps 10] [--peak-tflops 989]
+        [--variants eager,channels_last,compile,blocks,blocks+channels_last] [--steps 10]
+        [--peak-tflops 989]
 
 The batches are random tensors on the GPU: this measures the model and the optimizer, not the
 loader (``loader_throughput.py`` does that). FLOPs are those of one step counted by
@@ -30,6 +33,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator
+from hpc_vqvae.train import speed
 from hpc_vqvae.train.config import Config, load_config
 from hpc_vqvae.train.engines import build_engines, precision
 from hpc_vqvae.train.steps import train_step
@@ -61,13 +65,27 @@ def batch_of(cfg: Config, size: int, device: str, channels_last: bool) -> dict:
     return {"ir": ir, "vis": vis.mul(2).sub(1).contiguous(memory_format=fmt)}
 
 
+# variant -> (channels_last activations, how it compiles): "blocks" is the trainer's own
+# train.compile=blocks (hpc_vqvae.train.speed); "compile" compiles encoder and decoder whole
+VARIANTS = {
+    "eager": (False, "none"),
+    "channels_last": (True, "none"),
+    "compile": (True, "whole"),
+    "blocks": (False, "blocks"),
+    "blocks+channels_last": (True, "blocks"),
+}
+
+
 def engines(cfg: Config, device: str, variant: str):
     torch.manual_seed(0)
     model, disc = VQModel(cfg.model), build_discriminator(cfg.model)
-    if variant == "compile":  # in place: module structure and parameter names stay
+    compiled = VARIANTS[variant][1]
+    if compiled == "whole":  # in place: module structure and parameter names stay
         model.encoder.compile()
         model.decoder.compile()
         disc.compile()
+    else:
+        speed.apply(model, disc, compiled)
     g, d = build_engines(cfg, model, disc, 1, device)
     return g, d, VQGANLoss(cfg.loss).to(device).train()
 
@@ -83,7 +101,7 @@ def measure(
     cfg = cfg.model_copy(deep=True)
     cfg.train.batch_size, cfg.loss.disc_start = size, PHASES[phase]
     g, d, loss_fn = engines(cfg, device, variant)
-    batch = batch_of(cfg, size, device, variant != "eager")
+    batch = batch_of(cfg, size, device, VARIANTS[variant][0])
     t0 = time.perf_counter()
     for step in range(3):  # k-means init of the codebook, cudnn autotuning, compilation
         train_step(g, d, loss_fn, batch, step)
@@ -106,7 +124,7 @@ def measure(
             sync(device)
         print(prof.key_averages().table(sort_by="self_cuda_time_total", row_limit=25))
     flops = None
-    if variant != "compile":  # compiled kernels bypass the counter; same math as eager
+    if VARIANTS[variant][1] == "none":  # compiled kernels bypass the counter; same math
         with FlopCounterMode(display=False) as counter:
             train_step(g, d, loss_fn, batch, 3 + steps)
         flops = counter.get_total_flops()
@@ -123,7 +141,7 @@ def main() -> None:
     p.add_argument("--config", type=Path, default=REPO / "configs" / "paper.yaml")
     p.add_argument("--batch", type=int, nargs="+", default=[4, 16])
     p.add_argument("--phases", default="gan,rec")
-    p.add_argument("--variants", default="eager,channels_last,compile")
+    p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--steps", type=int, default=10)
     p.add_argument("--zero", type=int, default=2, choices=(0, 1, 2))
     p.add_argument("--patch", type=int, help="override data.patch_size")

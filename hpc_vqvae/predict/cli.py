@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -93,8 +94,10 @@ def run_range(args: argparse.Namespace) -> None:
     if error:
         raise UsageError(error)
     try:
+        t0 = time.perf_counter()
         shards.write_shards(model, scans, layout, partial, args.batch_size)
         D.barrier()
+        predicting = time.perf_counter() - t0
         if D.rank() == 0:
             shards.finish(partial)
             if netcdf:
@@ -105,7 +108,7 @@ def run_range(args: argparse.Namespace) -> None:
                 os.replace(partial, args.output)
             print(
                 f"wrote {args.output} ({len(scans.index)} scan(s), {iso(scans.time[0])} .. "
-                f"{iso(scans.time[-1])}; {D.world_size()} rank(s))"
+                f"{iso(scans.time[-1])}; {D.world_size()} rank(s), {predicting:.1f} s predicting)"
             )
     except KeyboardInterrupt:
         if D.rank() == 0:

@@ -72,9 +72,11 @@ class RunConfig(BaseModel):
     ckpt_every: int = Field(1000, ge=1)
     zero_stage: Literal[0, 1, 2, 3] = 2
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on GPUs, fp32 on CPUs
+    channels_last: bool = False  # activations in NHWC (train/speed.py)
+    compile: Literal["none", "blocks"] = "none"  # regional torch.compile (train/speed.py)
     out_dir: Path = Path("runs")  # a run's folder is out_dir/<run name> unless --run-dir
     experiment: str = "hpc-vqvae"
-    tracking_uri: str | None = None  # default: $MLFLOW_TRACKING_URI, else sqlite in the run dir
+    tracking_uri: str | None = None  # default: $MLFLOW_TRACKING_URI, else <run dir>/../mlflow.db
     # merged into the DeepSpeed config of both engines (e.g. zero_optimization.overlap_comm,
     # offload_optimizer, communication_data_type); what the trainer sets itself is refused
     deepspeed: dict[str, Any] = {}

@@ -12,11 +12,12 @@ import torch
 from ..data import make_loader
 from ..distributed import any_rank, barrier
 from ..model import VQGANLoss, VQModel, build_discriminator
-from . import checkpoint, rundir
+from . import checkpoint, rundir, speed
 from .config import Config
 from .engines import build_engines, set_lr
 from .report import Reporter
 from .schedule import lr_factor
+from .speed import to_device
 from .steps import train_step
 from .tracking import default_uri
 from .validation import validate
@@ -52,6 +53,7 @@ def _train(
 
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
     model, disc = VQModel(cfg.model), build_discriminator(cfg.model)
+    speed.apply(model, disc, cfg.train.compile)
     loss_fn = VQGANLoss(cfg.loss).to(device).train()
     g, d = build_engines(cfg, model, disc, world.size, device)
     resumed = checkpoint.resume_path(resume, run_dir)
@@ -79,7 +81,9 @@ def _train(
             set_lr(d, lr * cfg.optim.disc_lr_scale)
             for _ in range(run.grad_accum):
                 state.epoch, index, batch = next(batches)
-                log = train_step(g, d, loss_fn, _to(batch, device), state.step)
+                log = train_step(
+                    g, d, loss_fn, to_device(batch, device, run.channels_last), state.step
+                )
             state.step, state.batch = state.step + 1, index + 1
 
             if state.step % run.log_every == 0 or state.step == first + 1:
@@ -145,7 +149,3 @@ def _batches(loader, epoch: int, start_batch: int):
         for i, batch in enumerate(loader, start=start_batch):
             yield epoch, i, batch
         epoch, start_batch = epoch + 1, 0
-
-
-def _to(batch: dict, device: str) -> dict:
-    return {k: v.to(device) for k, v in batch.items()}
