@@ -54,5 +54,7 @@ def barrier() -> None:
 
 def any_rank(flag: bool, device: str | torch.device = "cpu") -> bool:
     """True on every rank iff ``flag`` is true on any rank (a stop request reaches all)."""
+    if not is_distributed():  # no tensor, so no device round trip on a single GPU
+        return flag
     t = torch.tensor([1.0 if flag else 0.0], device=device)
     return bool(all_reduce_(t, "max").item() > 0)
