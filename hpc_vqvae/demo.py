@@ -59,7 +59,8 @@ STAGES = (
         None,  # always runs
         [
             "python -m hpc_vqvae.predict --checkpoint {run_dir} --archive {archive} "
-            f"--time {NIGHT_SCAN} --output {{out}}/night.nc --png {{out}}/night.png"
+            f"--time {NIGHT_SCAN} --output {{out}}/night.nc --png {{out}}/night.png "
+            "--overwrite"  # an earlier demo's (predict replaces nothing else)
         ],
     ),
     (

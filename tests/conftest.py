@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +15,20 @@ from hpc_vqvae.abi.synthetic import DEFAULT_BANDS
 from tests.helpers import build_store, require_real, sample_files, samples_path, write_synthetic
 from tests.s3_server import S3Server, S3Unavailable
 from tests.slurm_cluster import ClusterUnavailable, SlurmCluster
+
+
+@pytest.fixture(autouse=True)
+def _tracking_uri_restored():
+    """``mlflow.set_tracking_uri`` also exports $MLFLOW_TRACKING_URI, for child processes: a
+    test that calls it would otherwise send the runs of every later test to its backend."""
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    yield
+    if "mlflow" in sys.modules:
+        sys.modules["mlflow"].set_tracking_uri(before)  # None unsets the variable as well
+    if before is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = before
 
 
 @pytest.fixture

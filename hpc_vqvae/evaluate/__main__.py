@@ -24,7 +24,9 @@ def parser() -> argparse.ArgumentParser:
         help="a run dir, an export, an MLflow run id, or an MLflow model URI (runs:/RUN_ID/"
         "generator, models:/NAME/VERSION)",
     )
-    p.add_argument("--tracking-uri", help="MLflow (default: $MLFLOW_TRACKING_URI, else the run's)")
+    p.add_argument(
+        "--tracking-uri", help="MLflow (default: the run's own, else $MLFLOW_TRACKING_URI)"
+    )
     p.add_argument("--store", type=Path, required=True, help="the preprocessed store")
     p.add_argument("--split", choices=["test", "val"], default="test", help="the model's own split")
     p.add_argument("--start", help="instead of --split: first scan start (UTC)")
@@ -130,7 +132,8 @@ def _log_to_mlflow(report: dict, meta: dict, args) -> str | None:
     run_id = meta.get("mlflow_run_id")
     if not run_id:
         return "not logged to MLflow: the checkpoint names no run"
-    uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or meta.get("tracking_uri")
+    # the run's own backend before the environment's: the run is there, whatever else is set
+    uri = args.tracking_uri or meta.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
     if uri is None:
         return "not logged to MLflow: give --tracking-uri (or MLFLOW_TRACKING_URI)"
     if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
