@@ -15,6 +15,9 @@ import json
 import sys
 from pathlib import Path
 
+from . import outputs
+from .errors import UsageError
+
 HIGHER_IS_BETTER = ("ssim", "psnr", "samples_per_s")
 LOWER_IS_BETTER = ("loss", "rmse", "mae", "lpips")
 DEFAULT_METRICS = ("train/rec_loss", "train/perplexity", "val/rmse", "val/ssim")
@@ -117,7 +120,7 @@ def plot(runs: list[dict], metrics: list[str], path: Path) -> None:
         ax.set_xlabel("step")
     axes[0][0].legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, metadata={"Software": outputs.PLOT_SOFTWARE})
     plt.close(fig)
 
 
@@ -133,6 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI")
     args = p.parse_args(argv)
     from mlflow.tracking import MlflowClient
+
+    try:
+        outputs.check_plot(args.plot)
+    except UsageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
 
     db = (args.tracking_uri or "").removeprefix("sqlite:///")
     if args.tracking_uri and args.tracking_uri.startswith("sqlite:///") and not Path(db).is_file():

@@ -25,6 +25,28 @@ from .errors import UsageError
 Recognise = Callable[[Path], bool]
 
 
+PLOT_SOFTWARE = "hpc-vqvae plot"  # the PNG tag of evaluate's and compare's --plot
+
+
+def is_png_of(path: Path, software: str) -> bool:
+    """A PNG that this package wrote, by the ``Software`` tag it gave it."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return im.info.get("Software") == software
+    except Exception:  # noqa: BLE001 (not an image we can read, so not ours)
+        return False
+
+
+def check_plot(path: Path | None, flag: str = "--plot") -> None:
+    """A plot is redrawn over an earlier plot of ours; anything else at the path is refused."""
+    if path is not None and path.exists() and not is_png_of(path, PLOT_SOFTWARE):
+        raise UsageError(
+            f"{flag} {path}: exists and is not a plot of hpc-vqvae; choose another path"
+        )
+
+
 def is_empty_dir(path: Path) -> bool:
     return path.is_dir() and not any(path.iterdir())
 

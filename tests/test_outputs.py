@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 
 import pytest
 
+from hpc_vqvae import outputs
 from hpc_vqvae.errors import UsageError
 from hpc_vqvae.outputs import Lock, check_replaceable, remove
 
@@ -65,3 +68,28 @@ def test_lock_refuses_a_live_writer_and_takes_over_a_gone_one(tmp_path, monkeypa
     with lock:
         pass
     assert not lock.path.exists()
+
+
+def test_plots_are_redrawn_over_ours_only(tmp_path):
+    """evaluate's and compare's --plot: a user's file there is refused before any work, in
+    one line, and left as it was; a plot of ours is simply redrawn."""
+    from hpc_vqvae.compare import plot
+
+    users = tmp_path / "figure.png"
+    users.write_bytes(b"\x89PNG a user's own figure")
+    commands = {
+        "evaluate": ["--checkpoint", tmp_path / "none", "--store", tmp_path / "none.zarr"],
+        "compare": ["--experiment", "x", "--tracking-uri", f"sqlite:///{tmp_path}/none.db"],
+    }
+    for module, args in commands.items():
+        cmd = [sys.executable, "-m", f"hpc_vqvae.{module}", *map(str, args), "--plot", users]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
+        assert "not a plot of hpc-vqvae" in lines[0] and str(users) in lines[0]
+        assert users.read_bytes() == b"\x89PNG a user's own figure"
+    ours = tmp_path / "curves.png"
+    plot([{"name": "a", "metrics": {"m": {"steps": [1, 2], "values": [3.0, 2.0]}}}], ["m"], ours)
+    outputs.check_plot(ours)  # no error: ours, to be redrawn
+    with pytest.raises(UsageError, match="not a plot"):
+        outputs.check_plot(users)

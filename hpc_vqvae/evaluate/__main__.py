@@ -43,11 +43,13 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    from .. import outputs
     from ..errors import UsageError
     from ..train.world import detect
 
     world = detect()
     try:
+        outputs.check_plot(args.plot)  # before the work, not after it
         report, meta = _run(args, world)
     except UsageError as err:
         if world.is_main:

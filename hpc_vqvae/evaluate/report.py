@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import outputs
 from .run import KEYS, PREDICTORS
 
 
@@ -119,5 +120,5 @@ def plot(report: dict, path: Path) -> None:
     axes[0].legend(fontsize=8)
     fig.suptitle(f"{report['selection']} ({report['convention']})", fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=90, metadata={"Software": outputs.PLOT_SOFTWARE})
     plt.close(fig)

@@ -6,17 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import outputs
+
 SOFTWARE = "hpc-vqvae quicklook"  # the PNG's own mark: what --overwrite may replace
 
 
 def is_quicklook(path: Path) -> bool:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as im:
-            return im.info.get("Software") == SOFTWARE
-    except Exception:  # noqa: BLE001 (not an image we can read, so not ours)
-        return False
+    return outputs.is_png_of(path, SOFTWARE)
 
 
 def quicklook(path: Path, ir: np.ndarray, rgb: np.ndarray, real: np.ndarray | None) -> None:
