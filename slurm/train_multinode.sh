@@ -38,22 +38,9 @@
 set -euo pipefail
 
 if [ -z "${SLURM_JOB_ID:-}" ]; then # not in a job: submit this script with resources from env
-    gpus=${GPUS_PER_NODE:-4}
-    default_tasks=$([ "$gpus" -gt 0 ] && echo "$gpus" || echo 1)
-    log_root=${LOG_ROOT:-logs}
-    mkdir -p "$log_root"
-    args=(
-        --job-name="${JOB_NAME:-hpc-vqvae}"
-        --nodes="${NODES:-2}"
-        --ntasks-per-node="${TASKS_PER_NODE:-$default_tasks}"
-        --gpus-per-node="$gpus"
-        --cpus-per-task="${CPUS_PER_TASK:-8}"
-        --time="${TIME:-24:00:00}"
-        --output="$log_root/%x-%j.out"
-    )
-    [ -n "${PARTITION:-}" ] && args+=(--partition="$PARTITION")
-    [ -n "${ACCOUNT:-}" ] && args+=(--account="$ACCOUNT")
-    exec sbatch "${args[@]}" "$0"
+    # shellcheck source=slurm/submit_self.sh
+    source "$(dirname "$0")/submit_self.sh"
+    submit_self "$0" hpc-vqvae 2 24:00:00
 fi
 
 CONFIG=${CONFIG:-configs/paper.yaml}
