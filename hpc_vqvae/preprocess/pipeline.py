@@ -2,7 +2,8 @@
 
 Rank 0 walks the archive and prepares the store (template or append), every rank processes
 the shards dealt to it and writes them as chunk-aligned regions, and rank 0 reduces the
-statistics, consolidates the metadata once, and writes the report beside the store.
+statistics, consolidates the metadata once, and writes the report beside the store. Each
+rank does its part through one ``writer.StoreWriter``, which opens the store once per process.
 """
 
 from __future__ import annotations
