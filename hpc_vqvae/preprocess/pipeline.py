@@ -2,7 +2,8 @@
 
 Rank 0 walks the archive and prepares the store (template or append), every rank processes
 the shards dealt to it and writes them as chunk-aligned regions, and rank 0 reduces the
-statistics, consolidates the metadata once, and writes the report beside the store.
+statistics, consolidates the metadata once, and writes the report beside the store. Each
+rank does its part through one ``writer.StoreWriter``, which opens the store once per process.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from ..abi.bands import BANDS, SECTOR_SHAPE_2KM, band_number
 from ..abi.grid import ScanError
 from ..errors import UsageError
 from ..store import StoreError, layout, stats
-from . import writer
 from .catalog import Catalog, Scan, build_catalog
 from .config import PreprocessConfig
 from .parallel import Progress, deal
 from .scan import process_scan
+from .writer import StoreWriter
 
 
 @dataclass
@@ -42,21 +43,21 @@ def report_path(output: Path) -> Path:
     return output.with_name(output.name + ".report.json")
 
 
-def _plan(cfg: PreprocessConfig, shape: tuple[int, int]) -> Plan:
+def _plan(cfg: PreprocessConfig, store: StoreWriter) -> Plan:
     catalog = build_catalog(cfg)
     times = np.array([np.datetime64(s.start, "ns") for s in catalog.scans], dtype="datetime64[ns]")
-    state = writer.read_state(cfg.output, cfg.overwrite)
+    state = store.read_state()
     if state is None:
         if catalog.scans:
-            writer.create(cfg.output, cfg, times, shape)
+            store.create(times)
         return Plan(list(enumerate(catalog.scans)), len(catalog.scans), catalog)
     old_times, written, attrs = state
-    writer.check_compatible(cfg.output, attrs, cfg, shape)
+    store.check_compatible(attrs)
     slot = {t: i for i, t in enumerate(old_times)}
     new = [s for s, t in zip(catalog.scans, times, strict=True) if t not in slot]
     if new:
         new_times = np.array([np.datetime64(s.start, "ns") for s in new], dtype="datetime64[ns]")
-        writer.append(cfg.output, cfg, new_times, len(old_times), shape)
+        store.append(new_times, len(old_times))
         slot.update({t: len(old_times) + i for i, t in enumerate(new_times)})
     todo = [
         (slot[t], s)
@@ -77,9 +78,8 @@ def _runs(slots: list[tuple[int, Scan]]) -> list[list[tuple[int, Scan]]]:
     return runs
 
 
-def _work(cfg, shape, mine: list[tuple[int, Scan]], progress: Progress) -> dict:
+def _work(cfg, store: StoreWriter, mine: list[tuple[int, Scan]], progress: Progress) -> dict:
     failed, written, nbytes, projection = [], 0, 0, None
-    arrays = writer.open_arrays(cfg.output) if mine else {}
     per_shard: dict[int, list] = {}
     for slot, scan in mine:
         per_shard.setdefault(slot // cfg.scans_per_shard, []).append((slot, scan))
@@ -88,7 +88,7 @@ def _work(cfg, shape, mine: list[tuple[int, Scan]], progress: Progress) -> dict:
             results = []
             for _, scan in run:
                 try:
-                    res = process_scan(scan, cfg, shape)
+                    res = process_scan(scan, cfg, store.shape)
                     nbytes += res.bytes_read
                     written += 1
                     projection = projection or res.projection
@@ -97,16 +97,16 @@ def _work(cfg, shape, mine: list[tuple[int, Scan]], progress: Progress) -> dict:
                     failed.append({"what": scan.label, "kind": err.kind, "reason": str(err)})
                 results.append(res)
                 progress.update()
-            writer.write_slots(arrays, run[0][0], results, cfg)
+            store.write_slots(run[0][0], results)
     return {"failed": failed, "written": written, "bytes": nbytes, "projection": projection}
 
 
-def _statistics(cfg: PreprocessConfig, n_slots: int, comm: MPI.Comm) -> dict:
+def _statistics(cfg: PreprocessConfig, store: StoreWriter, n_slots: int, comm: MPI.Comm) -> dict:
     """Per-shard partials on every rank, gathered and combined in shard order on rank 0."""
     s = cfg.scans_per_shard
     mine = {}
     for shard in range(comm.rank, (n_slots + s - 1) // s, comm.size):
-        written, partials = writer.read_stats(cfg.output, shard * s, min(n_slots, (shard + 1) * s))
+        written, partials = store.read_stats(shard * s, min(n_slots, (shard + 1) * s))
         ok = partials[written == layout.SCAN_WRITTEN]
         mine[shard] = [stats.reduce_in_order(ok[:, i]) for i in range(len(cfg.bands))]
     gathered = comm.gather(mine, root=0)
@@ -125,12 +125,12 @@ def _statistics(cfg: PreprocessConfig, n_slots: int, comm: MPI.Comm) -> dict:
 def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
     """Run the job on every rank of ``comm``; rank 0 returns the report, the others None."""
     t0 = time.perf_counter()
-    shape = SECTOR_SHAPE_2KM[cfg.sector]
+    store = StoreWriter(cfg, SECTOR_SHAPE_2KM[cfg.sector])  # opened when first needed
     plan, lock = Plan(), outputs.Lock(cfg.output, "--output")
     if comm.rank == 0:
         try:
             lock.acquire()
-            plan = _plan(cfg, shape)
+            plan = _plan(cfg, store)
         except (UsageError, FileNotFoundError) as err:
             plan = Plan(error=str(err))
     plan = comm.bcast(plan, root=0)
@@ -138,13 +138,14 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
         lock.release()
         raise StoreError(plan.error)
     try:
-        return _run_plan(cfg, comm, shape, plan, t0)
+        return _run_plan(cfg, comm, store, plan, t0)
     finally:
         lock.release()
 
 
-def _run_plan(cfg: PreprocessConfig, comm: MPI.Comm, shape, plan: Plan, t0: float) -> dict | None:
-
+def _run_plan(
+    cfg: PreprocessConfig, comm: MPI.Comm, store: StoreWriter, plan: Plan, t0: float
+) -> dict | None:
     loads = Counter(slot // cfg.scans_per_shard for slot, _ in plan.todo)
     shards = set(deal(dict(loads), comm.size)[comm.rank])
     mine = [(slot, scan) for slot, scan in plan.todo if slot // cfg.scans_per_shard in shards]
@@ -152,20 +153,20 @@ def _run_plan(cfg: PreprocessConfig, comm: MPI.Comm, shape, plan: Plan, t0: floa
         comm, len(plan.todo), f"preprocess ({comm.size} rank{'s' * (comm.size > 1)})"
     )
     t_work = time.perf_counter()
-    done = _work(cfg, shape, mine, progress)
+    done = _work(cfg, store, mine, progress)
     done["work_s"] = time.perf_counter() - t_work
     progress.close()
 
     results = comm.gather(done, root=0)
     comm.barrier()  # every region is written before anyone reads the statistics back
-    statistics = _statistics(cfg, plan.n_slots, comm) if plan.n_slots else {}
+    statistics = _statistics(cfg, store, plan.n_slots, comm) if plan.n_slots else {}
     if comm.rank != 0:
         comm.barrier()
         return None
     held = {}
     if plan.n_slots:
         projection = next((r["projection"] for r in results if r["projection"]), None)
-        held = writer.finalize(cfg.output, statistics, projection)
+        held = store.finalize(statistics, projection)
     comm.barrier()
     wall = time.perf_counter() - t0
     written = sum(r["written"] for r in results)

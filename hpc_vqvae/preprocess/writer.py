@@ -1,13 +1,12 @@
-"""Writing the store: template, append, region writes, the final record (see
-``hpc_vqvae.store.layout`` for what the arrays and attributes are).
+"""Writing the store: template, append, region writes, the final record, all through one
+``StoreWriter`` per process (see ``hpc_vqvae.store.layout`` for what the arrays and
+attributes are).
 
 Every time-dependent array is split along time at shard boundaries, so one rank owns
 everything of a shard and no two ranks write one object.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import dask.array as da
 import numpy as np
@@ -138,129 +137,11 @@ def _identity(cfg: PreprocessConfig, shape: tuple[int, int]) -> dict:
     return {k: values[k] for k in layout.IDENTITY}
 
 
-def read_state(path: Path, overwrite: bool) -> tuple[np.ndarray, np.ndarray, dict] | None:
-    """(times, written, attrs) of an existing store to resume; None if there is none yet, only
-    an unfinished template (no scan can have been written to it), or one of ours to rebuild
-    (``overwrite``). Anything that is not a store of ours is refused, with or without
-    ``overwrite``, so that no one's data is deleted by a mistyped --output."""
-    if not outputs.check_replaceable(path, "--output", overwrite=True, ours=is_store):
-        return None  # nothing there yet, or an empty folder
-    if overwrite:
-        return None
-    attrs = dict(zarr.open_group(path, mode="r").attrs)
-    if attrs.get(layout.LAYOUT_KEY) == layout.TEMPLATE_PENDING:
-        return None
-    if attrs.get(layout.LAYOUT_KEY) != layout.LAYOUT_VERSION:
-        raise StoreError(
-            f"{path}: a store of layout {attrs[layout.LAYOUT_KEY]} (this version writes layout "
-            f"{layout.LAYOUT_VERSION}): it still opens for training and prediction, but is not "
-            "resumed or appended to; write the new scans to another --output"
-        )
-    with xr.open_zarr(path, consolidated=False) as ds:
-        return ds["time"].values, ds[layout.WRITTEN].values, dict(ds.attrs)
-
-
-def check_compatible(
-    path: Path, attrs: dict, cfg: PreprocessConfig, shape: tuple[int, int]
-) -> None:
-    have = layout.identity(attrs)
-    for key, value in _identity(cfg, shape).items():
-        if have[key] != value:
-            raise StoreError(
-                f"{path}: made with {key}={have[key]!r}, not {value!r}; "
-                "use --overwrite or another --output"
-            )
-
-
-def create(path: Path, cfg: PreprocessConfig, times: np.ndarray, shape: tuple[int, int]) -> None:
-    """Write the template of a new store (metadata and coordinates only)."""
-    outputs.remove(path, ours=is_store)  # read_state has refused anything not ours
-    ds = template(cfg, times, shape)
-    ds.attrs = {
-        **_identity(cfg, shape),
-        "Conventions": layout.CONVENTIONS,
-        "title": "GOES ABI scans on the 2 km fixed grid",
-        layout.STATISTICS: {},
-        layout.LAYOUT_KEY: layout.TEMPLATE_PENDING,
-    }
-    ds.to_zarr(
-        path, compute=False, encoding=encoding(cfg, shape), consolidated=False, zarr_format=3
-    )
-    zarr.open_group(path, mode="r+").attrs[layout.LAYOUT_KEY] = layout.LAYOUT_VERSION
-
-
-def append(path: Path, cfg: PreprocessConfig, times: np.ndarray, n_before: int, shape) -> None:
-    """Grow the store along time by ``len(times)`` empty scans."""
-    ds = template(cfg, times, shape, n_before=n_before)
-    ds = ds.drop_vars(["band", "stat"])
-    ds.attrs = dict(zarr.open_group(path, mode="r").attrs)  # xarray rewrites the group's attrs
-    ds.to_zarr(path, append_dim="time", compute=False, consolidated=False)
-
-
-def open_arrays(path: Path) -> dict[str, zarr.Array]:
-    """The store's arrays, opened once per rank for all its region writes (after the
-    template or append: their shapes are final for this run)."""
-    return dict(zarr.open_group(path, mode="r+", use_consolidated=False).arrays())
-
-
-def write_slots(
-    arrays: dict[str, zarr.Array],
-    start: int,
-    results: list[ScanResult | None],
-    cfg: PreprocessConfig,
-) -> None:
-    """Write consecutive scans start..start+len-1 (None: failed), data first, then the flags.
-
-    Straight into the template's Zarr arrays: the slots are this rank's own shards, and
-    xarray's per-call store set-up would cost as much as compressing the scans.
-    """
-    region = slice(start, start + len(results))
-    ok = [r for r in results if r is not None]
-    if ok:
-        ny, nx = ok[0].sza.shape
-
-        def stack(get, fallback):
-            return np.stack([get(r) if r is not None else fallback for r in results])
-
-        nan2 = np.full((ny, nx), np.nan, np.float32)
-        for b in cfg.bands:
-            arrays[b][region] = stack(lambda r, b=b: r.bands[b], nan2)
-        arrays[layout.SZA][region] = stack(lambda r: r.sza, nan2)
-        arrays[layout.FIXED_GRID_X][region] = stack(lambda r: r.x, np.full(nx, np.nan))
-        arrays[layout.FIXED_GRID_Y][region] = stack(lambda r: r.y, np.full(ny, np.nan))
-        arrays[layout.DAY_FRACTION][region] = stack(lambda r: r.day_fraction, np.nan)
-        arrays[layout.PLATFORM][region] = stack(lambda r: layout.platform_code(r.satellite), 0)
-        lon = stack(lambda r: r.projection.longitude_of_projection_origin, np.nan)
-        arrays[layout.PROJECTION_LON][region] = lon
-        nan_stats = np.full((len(cfg.bands), len(layout.BAND_STAT_FIELDS)), np.nan)
-        arrays[layout.BAND_STATS][region] = stack(lambda r: r.stats, nan_stats)
-    flags = [layout.SCAN_WRITTEN if r is not None else layout.SCAN_FAILED for r in results]
-    arrays[layout.WRITTEN][region] = np.array(flags, np.int8)
-
-
-def satellites(path: Path) -> dict:
-    """satellite -> scans written, first and last scan start: which satellites a store (or a
-    west/east request across a handover) holds."""
-    group = zarr.open_group(path, mode="r")
-    with xr.open_zarr(path, consolidated=False) as ds:
-        time = ds["time"].values
-    written = group[layout.WRITTEN][:] == layout.SCAN_WRITTEN
-    codes = group[layout.PLATFORM][:]
-    out = {}
-    for code in sorted(set(codes[written].tolist())):
-        times = np.sort(time[written & (codes == code)])
-        out[layout.platform_name(code)] = {
-            "scans": int(times.size),
-            "first": str(times[0].astype("datetime64[s]")),
-            "last": str(times[-1].astype("datetime64[s]")),
-        }
-    return out
-
-
-def read_stats(path: Path, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-    """(written, band_stats) of slots start..stop-1, read without the big arrays."""
-    group = zarr.open_group(path, mode="r")
-    return group[layout.WRITTEN][start:stop], group[layout.BAND_STATS][start:stop]
+def _decode_time(array: zarr.Array) -> np.ndarray:
+    """The scan starts as datetime64[ns], decoded by xarray's CF rules from the array's own
+    attributes (as ``xr.open_zarr`` would, without opening the store a second time)."""
+    raw = xr.Dataset({"time": ("time", array[:], dict(array.attrs))})
+    return xr.decode_cf(raw)["time"].values
 
 
 def _write_grid_mapping(group: zarr.Group, projection: FixedGridProjection) -> None:
@@ -276,15 +157,156 @@ def _write_grid_mapping(group: zarr.Group, projection: FixedGridProjection) -> N
     )
 
 
-def finalize(path: Path, statistics: dict, projection: FixedGridProjection | None = None) -> dict:
-    """Store the statistics, the satellites of the written scans (and the fixed-grid
-    projection, as read from the files of this run's first scan) and consolidate the
-    metadata, once, at the end (rank 0). Returns the satellites."""
-    group = zarr.open_group(path, mode="r+")
-    group.attrs[layout.STATISTICS] = statistics
-    held = group.attrs[layout.SATELLITES] = satellites(path)
-    if projection is not None:
-        group.attrs[layout.PROJECTION] = projection.as_attrs()
-        _write_grid_mapping(group, projection)
-    layout.consolidate(path)
-    return held
+class StoreWriter:
+    """The store this job writes, its Zarr group opened once per process and held: the
+    writing counterpart of the read-only ``store.Store``.
+
+    The MPI protocol decides when each process may open it. Rank 0 opens it when it reads the
+    state of an existing store (to resume or append), or right after it writes a new template;
+    xarray writes the template through its own handle and replaces the group's metadata, so a
+    group held from before (an unfinished template that is rebuilt) is dropped and opened
+    again. The other ranks open it on first use, after the plan is broadcast: only then do the
+    template's arrays exist with the shapes they keep for this run. Each rank then writes the
+    regions of its own shards and reads their statistics back through the same arrays, and
+    rank 0 finalizes through its group: nothing but rank 0 ever changes the group's metadata.
+    """
+
+    def __init__(self, cfg: PreprocessConfig, shape: tuple[int, int]):
+        self.cfg, self.shape, self.path = cfg, shape, cfg.output
+        self._group: zarr.Group | None = None
+        self._arrays: dict[str, zarr.Array] | None = None
+
+    @property
+    def group(self) -> zarr.Group:
+        if self._group is None:
+            self._group = zarr.open_group(self.path, mode="r+", use_consolidated=False)
+        return self._group
+
+    @property
+    def arrays(self) -> dict[str, zarr.Array]:
+        """The store's arrays, opened once for all of this rank's region writes and reads:
+        taken after the template or append, when their shapes are final for this run."""
+        if self._arrays is None:
+            self._arrays = dict(self.group.arrays())
+        return self._arrays
+
+    def read_state(self) -> tuple[np.ndarray, np.ndarray, dict] | None:
+        """(times, written, attrs) of an existing store to resume; None if there is none yet,
+        only an unfinished template (no scan can have been written to it), or one of ours to
+        rebuild (--overwrite). Anything that is not a store of ours is refused, with or
+        without --overwrite, so that no one's data is deleted by a mistyped --output."""
+        ours = outputs.check_replaceable(self.path, "--output", overwrite=True, ours=is_store)
+        if not ours or self.cfg.overwrite:
+            return None  # nothing there yet, an empty folder, or one to rebuild
+        attrs = dict(self.group.attrs)
+        if attrs.get(layout.LAYOUT_KEY) == layout.TEMPLATE_PENDING:
+            return None
+        if attrs.get(layout.LAYOUT_KEY) != layout.LAYOUT_VERSION:
+            raise StoreError(
+                f"{self.path}: a store of layout {attrs[layout.LAYOUT_KEY]} (this version writes "
+                f"layout {layout.LAYOUT_VERSION}): it still opens for training and prediction, "
+                "but is not resumed or appended to; write the new scans to another --output"
+            )
+        group = self.group
+        return _decode_time(group["time"]), group[layout.WRITTEN][:], attrs
+
+    def check_compatible(self, attrs: dict) -> None:
+        have = layout.identity(attrs)
+        for key, value in _identity(self.cfg, self.shape).items():
+            if have[key] != value:
+                raise StoreError(
+                    f"{self.path}: made with {key}={have[key]!r}, not {value!r}; "
+                    "use --overwrite or another --output"
+                )
+
+    def create(self, times: np.ndarray) -> None:
+        """Write the template of a new store (metadata and coordinates only)."""
+        self._group = self._arrays = None  # whatever was there is replaced
+        outputs.remove(self.path, ours=is_store)  # read_state has refused anything not ours
+        ds = template(self.cfg, times, self.shape)
+        ds.attrs = {
+            **_identity(self.cfg, self.shape),
+            "Conventions": layout.CONVENTIONS,
+            "title": "GOES ABI scans on the 2 km fixed grid",
+            layout.STATISTICS: {},
+            layout.LAYOUT_KEY: layout.TEMPLATE_PENDING,
+        }
+        enc = encoding(self.cfg, self.shape)
+        ds.to_zarr(self.path, compute=False, encoding=enc, consolidated=False, zarr_format=3)
+        self.group.attrs[layout.LAYOUT_KEY] = layout.LAYOUT_VERSION
+
+    def append(self, times: np.ndarray, n_before: int) -> None:
+        """Grow the store along time by ``len(times)`` empty scans."""
+        ds = template(self.cfg, times, self.shape, n_before=n_before)
+        ds = ds.drop_vars(["band", "stat"])
+        ds.attrs = dict(self.group.attrs)  # xarray rewrites the group's attrs: the same ones
+        ds.to_zarr(self.path, append_dim="time", compute=False, consolidated=False)
+        self._arrays = None  # their shapes have grown
+
+    def write_slots(self, start: int, results: list[ScanResult | None]) -> None:
+        """Write consecutive scans start..start+len-1 (None: failed), data first, then the
+        flags.
+
+        Straight into the template's Zarr arrays: the slots are this rank's own shards, and
+        xarray's per-call store set-up would cost as much as compressing the scans.
+        """
+        arrays, bands = self.arrays, self.cfg.bands
+        region = slice(start, start + len(results))
+        ok = [r for r in results if r is not None]
+        if ok:
+            ny, nx = ok[0].sza.shape
+
+            def stack(get, fallback):
+                return np.stack([get(r) if r is not None else fallback for r in results])
+
+            nan2 = np.full((ny, nx), np.nan, np.float32)
+            for b in bands:
+                arrays[b][region] = stack(lambda r, b=b: r.bands[b], nan2)
+            arrays[layout.SZA][region] = stack(lambda r: r.sza, nan2)
+            arrays[layout.FIXED_GRID_X][region] = stack(lambda r: r.x, np.full(nx, np.nan))
+            arrays[layout.FIXED_GRID_Y][region] = stack(lambda r: r.y, np.full(ny, np.nan))
+            arrays[layout.DAY_FRACTION][region] = stack(lambda r: r.day_fraction, np.nan)
+            platform = stack(lambda r: layout.platform_code(r.satellite), 0)
+            arrays[layout.PLATFORM][region] = platform
+            lon = stack(lambda r: r.projection.longitude_of_projection_origin, np.nan)
+            arrays[layout.PROJECTION_LON][region] = lon
+            nan_stats = np.full((len(bands), len(layout.BAND_STAT_FIELDS)), np.nan)
+            arrays[layout.BAND_STATS][region] = stack(lambda r: r.stats, nan_stats)
+        flags = [layout.SCAN_WRITTEN if r is not None else layout.SCAN_FAILED for r in results]
+        arrays[layout.WRITTEN][region] = np.array(flags, np.int8)
+
+    def read_stats(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        """(written, band_stats) of slots start..stop-1, read without the big arrays."""
+        arrays = self.arrays
+        return arrays[layout.WRITTEN][start:stop], arrays[layout.BAND_STATS][start:stop]
+
+    def satellites(self) -> dict:
+        """satellite -> scans written, first and last scan start: which satellites a store
+        (or a west/east request across a handover) holds."""
+        arrays = self.arrays
+        time = _decode_time(arrays["time"])
+        written = arrays[layout.WRITTEN][:] == layout.SCAN_WRITTEN
+        codes = arrays[layout.PLATFORM][:]
+        out = {}
+        for code in sorted(set(codes[written].tolist())):
+            times = np.sort(time[written & (codes == code)])
+            out[layout.platform_name(code)] = {
+                "scans": int(times.size),
+                "first": str(times[0].astype("datetime64[s]")),
+                "last": str(times[-1].astype("datetime64[s]")),
+            }
+        return out
+
+    def finalize(self, statistics: dict, projection: FixedGridProjection | None = None) -> dict:
+        """Store the statistics, the satellites of the written scans (and the fixed-grid
+        projection, as read from the files of this run's first scan) and consolidate the
+        metadata, once, at the end (rank 0, after every rank's regions are written).
+        Returns the satellites."""
+        group = self.group
+        group.attrs[layout.STATISTICS] = statistics
+        held = group.attrs[layout.SATELLITES] = self.satellites()
+        if projection is not None:
+            group.attrs[layout.PROJECTION] = projection.as_attrs()
+            _write_grid_mapping(group, projection)
+        layout.consolidate(self.path)
+        return held
