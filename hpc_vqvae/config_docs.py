@@ -109,19 +109,10 @@ def default_text(field: FieldInfo) -> str:
     return f"`{default.as_posix() if isinstance(default, Path) else default}`"
 
 
-def _comment(lines: list[str], first: int, last: int) -> str:
-    """The comment on lines first..last (1-based) of a class's source, or the comment block
-    right above ``first``; ``type: ignore`` markers are not meanings."""
-    found: dict[int, str] = {}
-    for tok in tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline):
-        if tok.type == tokenize.COMMENT:
-            found[tok.start[0]] = tok.string
-    inline = [found[n] for n in range(first, last + 1) if n in found]
-    above, n = [], first - 1
-    while n in found and lines[n - 1].lstrip().startswith("#"):
-        above.insert(0, found[n])
-        n -= 1
-    return _text(inline) or _text(above)
+def _comments(lines: list[str]) -> dict[int, str]:
+    """Line number (1-based) -> the comment on that line."""
+    tokens = tokenize.generate_tokens(io.StringIO("\n".join(lines) + "\n").readline)
+    return {t.start[0]: t.string for t in tokens if t.type == tokenize.COMMENT}
 
 
 def _text(comments: list[str]) -> str:
@@ -130,29 +121,62 @@ def _text(comments: list[str]) -> str:
     return " ".join(p for p in parts if p and not re.fullmatch(r"type: ignore(\[.*\])?", p))
 
 
-def meanings(schema: type[BaseModel]) -> dict[str, str]:
-    """Each field's meaning: its description, else the comment beside it in the source."""
-    lines = textwrap.dedent(inspect.getsource(schema)).splitlines()
-    positions = {
-        node.target.id: (node.lineno, node.end_lineno or node.lineno)
-        for node in ast.parse("\n".join(lines)).body[0].body
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-    }
+def _own_meanings(cls: type) -> dict[str, str]:
+    """The comments of the fields that ``cls`` itself declares: on the field's lines, else the
+    comment lines right above it."""
+    lines = textwrap.dedent(inspect.getsource(cls)).splitlines()
+    found = _comments(lines)
     out = {}
-    for name, field in schema.model_fields.items():
-        first, last = positions[name]
-        out[name] = field.description or _comment(lines, first, last)
+    for node in ast.parse("\n".join(lines)).body[0].body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        last = node.end_lineno or node.lineno
+        inline = [found[n] for n in range(node.lineno, last + 1) if n in found]
+        above, n = [], node.lineno - 1
+        while n in found and lines[n - 1].lstrip().startswith("#"):
+            above.insert(0, found[n])
+            n -= 1
+        out[node.target.id] = _text(inline) or _text(above)
     return out
+
+
+def meanings(schema: type[BaseModel]) -> dict[str, str]:
+    """Each field's meaning: its description, else the comment beside it in the source of the
+    class that declares it (the schema or a base it inherits the field from)."""
+    declared: dict[str, str] = {}
+    for cls in reversed(schema.__mro__):
+        if issubclass(cls, BaseModel) and cls is not BaseModel:
+            declared |= _own_meanings(cls)
+    return {
+        name: field.description or declared.get(name, "")
+        for name, field in schema.model_fields.items()
+    }
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _is_schema(annotation) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
 def table(schema: type[BaseModel], prefix: str) -> list[str]:
-    rows = ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+    return [
+        "| key | type | default | meaning |",
+        "| --- | --- | --- | --- |",
+        *_rows(schema, prefix),
+    ]
+
+
+def _rows(schema: type[BaseModel], prefix: str) -> list[str]:
+    """One row per key; a nested schema's keys are listed as ``name.key``."""
+    rows = []
     meaning = meanings(schema)
     for name, field in schema.model_fields.items():
+        if _is_schema(field.annotation):
+            rows += _rows(field.annotation, f"{prefix}{name}.")
+            continue
         kind = type_name(field.annotation)
         limits = bounds(field)
         kind = f"`{kind}`" + (f" ({limits})" if limits else "")
