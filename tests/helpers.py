@@ -391,15 +391,17 @@ def host_alias(name: str):
 # --- the README -------------------------------------------------------------------------------
 
 
-def readme_section(title: str) -> str:
-    text = (REPO / "README.md").read_text()
+def readme_section(title: str, doc: str = "README.md") -> str:
+    """A ``## title`` section of the README or of a page in docs/ (``doc="docs/x.md"``)."""
+    text = (REPO / doc).read_text()
     return text.split(f"## {title}", 1)[1].split("\n## ", 1)[0]
 
 
-def readme_commands(title: str) -> list[str]:
-    """The bash commands of a README section, continuation lines joined, comments dropped."""
+def readme_commands(title: str, doc: str = "README.md") -> list[str]:
+    """The bash commands of a README (or docs/) section, continuation lines joined, comments
+    dropped."""
     out = []
-    for block in re.findall(r"```bash\n(.*?)```", readme_section(title), re.S):
+    for block in re.findall(r"```bash\n(.*?)```", readme_section(title, doc), re.S):
         for cmd in block.replace("\\\n", " ").splitlines():
             cmd = cmd.split(" # ")[0].strip()
             if cmd and not cmd.startswith("#"):

@@ -31,6 +31,7 @@ STAGES = {
     "predict": 8,
     "compare": 8,
     "synth": 8,
+    "config_docs": 8,
     "demo": 10,
 }
 MAX_LINES = 400

@@ -1,4 +1,5 @@
-"""The README's examples run as written (paths moved into a temporary folder)."""
+"""The examples of the README and of docs/*.md run as written (paths moved into a temporary
+folder), and every command they show is run by a test or listed with the reason it cannot be."""
 
 import json
 import os
@@ -10,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, readme_commands, readme_section, sample_files
+from tests.helpers import REPO, readme_commands, sample_files
 
-README = (REPO / "README.md").read_text()
+# The README and the reference pages it links to: one set of examples, all accounted for.
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
 
-def _blocks(lang: str) -> list[str]:
-    return re.findall(rf"```{lang}\n(.*?)```", README, re.S)
+def _blocks(lang: str, docs: list[Path] = DOCS) -> list[str]:
+    return [b for doc in docs for b in re.findall(rf"```{lang}\n(.*?)```", doc.read_text(), re.S)]
 
 
 def _commands(prefix: str) -> list[str]:
@@ -30,7 +32,7 @@ def readme_store(tmp_path_factory, mpiexec_path) -> Path:
     tmp = tmp_path_factory.mktemp("readme")
     env = dict(os.environ, OMP_NUM_THREADS="1")
     synth, pre = _commands("python -m hpc_vqvae.synth"), _commands("python -m hpc_vqvae.preprocess")
-    assert synth and pre, "the README lost its synth/preprocess commands"
+    assert synth and pre, "the docs lost their synth/preprocess commands"
     for line in (synth[0], pre[0]):
         argv = shlex.split(line.split("#")[0].replace("/tmp/abi", str(tmp / "abi")))
         argv = [
@@ -100,12 +102,13 @@ def test_training_launch_compare_and_predict_commands(readme_store, sample_dir, 
             cmd += f" {FAST}"
         return cmd
 
-    training = readme_commands("Training (DeepSpeed) and tracking (MLflow)")
-    launch = [c for c in readme_commands("On a Slurm cluster") if "hpc_vqvae.launch" in c]
-    predict = readme_commands("Nighttime inference")
-    evaluating = readme_commands("Evaluating")
-    assert len(training) == 3 and len(predict) == 3, "update this test with the README"
-    assert len(evaluating) == 1, "update this test with the README"
+    training = readme_commands("Training", "docs/training.md")
+    submitit = readme_commands("`python -m hpc_vqvae.launch` (submitit)", "docs/slurm.md")
+    launch = [c for c in submitit if "hpc_vqvae.launch" in c]
+    predict = readme_commands("Commands", "docs/inference.md")
+    evaluating = readme_commands("Running evaluate", "docs/evaluation.md")
+    assert len(training) == 3 and len(predict) == 3, "update this test with docs/"
+    assert len(evaluating) == 1, "update this test with docs/"
     assert any("--local" in c for c in launch) and any("--dry-run" in c for c in launch)
     for cmd in training + [c for c in launch if "--local" in c or "--dry-run" in c]:
         proc = _bash(local(cmd), tmp_path, env)
@@ -129,32 +132,9 @@ def test_training_launch_compare_and_predict_commands(readme_store, sample_dir, 
     assert (tmp_path / "evaluation.png").stat().st_size > 10_000
 
 
-def test_config_reference_lists_every_key_with_its_default():
-    from pydantic_core import PydanticUndefined
-
-    from hpc_vqvae.preprocess.config import PreprocessConfig
-    from hpc_vqvae.train.config import Config
-
-    rows = dict(
-        re.findall(r"^\| `([\w.]+)` \| ([^|]+) \|", readme_section("Config reference"), re.M)
-    )
-    expected = {}
-    for sec, field in Config.model_fields.items():
-        for key, f in field.annotation.model_fields.items():
-            expected[f"{sec}.{key}"] = f.default
-    expected.update({k: f.default for k, f in PreprocessConfig.model_fields.items()})
-    assert sorted(rows) == sorted(expected)
-    for key, default in expected.items():
-        shown = rows[key].strip()
-        if default is PydanticUndefined:
-            assert shown == "required", key
-        elif not isinstance(default, dict):
-            text = default.as_posix() if isinstance(default, Path) else default
-            assert shown == f"`{text}`", key
-
-
-# Where each README command is exercised, or why it cannot run on a test machine. A command
-# that matches nothing here fails the test below: new README commands must be accounted for.
+# Where each command of the README and docs/*.md is exercised, or why it cannot run on a test
+# machine. A command that matches nothing here fails the test below: new commands in the README
+# or docs/ must be accounted for.
 EXERCISED = {
     r"^make (demo|test)$": ".ci/run is make test; tests/test_demo.py runs what make demo runs",
     r"hpc_vqvae\.synth|hpc_vqvae\.preprocess --years": "readme_store (this file), as written",
@@ -179,6 +159,9 @@ EXERCISED = {
     r"compare --experiment hpc-vqvae --plot|predict --checkpoint runs/paper": (
         "tests/test_quickstart.py"
     ),
+    r"^python -m hpc_vqvae\.config_docs > docs/config\.md$": (
+        "tests/test_config_docs.py: test_the_readme_command_regenerates_the_page, as written"
+    ),
 }
 NOT_HERE = {
     r"^(CONDA_OVERRIDE_CUDA=\S+ )?conda |^module load": (
@@ -188,13 +171,20 @@ NOT_HERE = {
 }
 
 
-def test_every_readme_command_is_accounted_for():
+def test_the_docs_pages_are_found():
+    """The checks below read docs/ too: a move of the pages must not empty them silently."""
+    names = {p.name for p in DOCS}
+    assert {"README.md", "training.md", "slurm.md", "inference.md", "evaluation.md"} <= names
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_command_is_accounted_for(doc):
     commands = [
         cmd.split(" # ")[0].strip()
-        for block in _blocks("bash")
+        for block in _blocks("bash", [doc])
         for cmd in block.replace("\\\n", " ").splitlines()
         if cmd.strip() and not cmd.strip().startswith("#")
     ]
     patterns = {**EXERCISED, **NOT_HERE}
     unaccounted = [c for c in commands if not any(re.search(p, c) for p in patterns)]
-    assert not unaccounted, f"README commands no test runs: {unaccounted}"
+    assert not unaccounted, f"{doc.name}: commands no test runs: {unaccounted}"

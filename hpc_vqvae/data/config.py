@@ -34,27 +34,35 @@ class DataConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    store: Path
-    input_bands: list[str] = list(INPUT_BANDS)
+    store: Path  # the preprocessed Zarr store
+    input_bands: list[str] = list(INPUT_BANDS)  # IR bands fed to the model
+    # RGB target as weights of visible bands (G is synthetic: ABI has no green band)
     target: dict[str, dict[str, float]] = DEFAULT_TARGET
+    # crop size (px, 2 km); a multiple of the model's downsampling
     patch_size: int = Field(256, ge=8)
-    target_sza_max: float = Field(80.0, gt=0.0, le=180.0)  # the visible target is daytime
+    # the visible target is daytime: solar zenith below this (deg); was day_sza_max
+    target_sza_max: float = Field(80.0, gt=0.0, le=180.0)
+    # patch: the whole crop is daytime; pixel: night pixels are masked
     day_mode: Literal["patch", "pixel"] = "patch"
+    # range (a fixed BT range) or zscore (the training days' statistics)
     ir_norm: Literal["range", "zscore"] = "range"
-    ir_range: tuple[float, float] = (180.0, 330.0)
-    divide_by_cos_sza: bool = False
-    reflectance_max: float = Field(1.2, gt=0.0)
-    augment: bool = True
-    samples_per_epoch: int = Field(1024, ge=1)
-    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)  # of the days, see data.split
-    test_fraction: float = Field(0.1, ge=0.0, lt=1.0)  # held out for evaluate, never trained on
+    ir_range: tuple[float, float] = (180.0, 330.0)  # BT range (K) mapped to [-1, 1]
+    divide_by_cos_sza: bool = False  # target reflectance / cos(sza): sun-normalised
+    reflectance_max: float = Field(1.2, gt=0.0)  # reflectance mapped to +1
+    augment: bool = True  # flips and rot90
+    samples_per_epoch: int = Field(1024, ge=1)  # crops per epoch (all ranks)
+    # share of the days that validate (the end of each block, before the test days)
+    val_fraction: float = Field(0.1, gt=0.0, lt=1.0)
+    # share of the days held out for evaluate, never trained on (each block's end)
+    test_fraction: float = Field(0.1, ge=0.0, lt=1.0)
     split_blocks: int = Field(8, ge=1)  # contiguous train/val/test runs over the period
-    buffer_days: int = Field(1, ge=0)  # days dropped between training and scored days
-    val_patches_per_scan: int = Field(4, ge=1)
+    # training (and validation) days within this many days of a scored day are dropped
+    buffer_days: int = Field(1, ge=0)
+    val_patches_per_scan: int = Field(4, ge=1)  # fixed validation crops per scan
     crops_per_scan: int = Field(4, ge=1)  # consecutive samples of a rank share a scan read
     scan_cache: int = Field(2, ge=0)  # whole scans kept decoded per process (0: none)
-    seed: int = Field(0, ge=0)
-    num_workers: int = Field(0, ge=0)
+    seed: int = Field(0, ge=0)  # data sampling seed
+    num_workers: int = Field(0, ge=0)  # DataLoader workers per rank
 
     @model_validator(mode="before")
     @classmethod

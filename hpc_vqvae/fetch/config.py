@@ -19,14 +19,15 @@ Satellite = Literal[SATELLITE_CHOICES]  # type: ignore[valid-type]
 class FetchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dest: Path
+    dest: Path  # root of the local archive, in the buckets' own layout
     satellite: Satellite = "west"  # G16..G19, or east/west: the operational one of each day
-    sector: Literal["F", "C", "M1", "M2"] = "M1"
-    years: Years | None = None
+    sector: Literal["F", "C", "M1", "M2"] = "M1"  # F (full disk), C (CONUS), M1, M2 (mesoscale)
+    years: Years | None = None  # e.g. 2019-2023, 2021, 2019,2021 (or start and end)
     start: date | None = None  # first UTC day (with end: instead of years)
     end: date | None = None  # last UTC day, inclusive
     hours: Hours = None  # UTC hours kept (inclusive ranges); None keeps all
     every: Every = None  # keep scans whose minute of day is a multiple
+    # bands copied; default: the model's target and input bands
     bands: list[str] = [*TARGET_BANDS, *INPUT_BANDS]
     workers: int = Field(16, ge=1, le=256)  # concurrent transfers (and listings)
     retries: int = Field(5, ge=0, le=20)  # per file, with exponential backoff

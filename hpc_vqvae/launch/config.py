@@ -31,18 +31,18 @@ class LaunchConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     config: Path  # the training config
-    overrides: list[str] = []
+    overrides: list[str] = []  # section.key=value, as the trainer takes them
     run_dir: Path | None = None  # default: <train.out_dir>/<config name>
-    nodes: int = Field(1, ge=1)
-    gpus_per_node: int = Field(0, ge=0)
+    nodes: int = Field(1, ge=1)  # Slurm nodes (with local: groups of processes)
+    gpus_per_node: int = Field(0, ge=0)  # 0: CPU nodes, gloo
     tasks_per_node: int | None = Field(None, ge=1)  # default: one per GPU, else one
-    cpus_per_task: int = Field(1, ge=1)
-    mem_gb: float | None = Field(None, gt=0)
-    partition: str | None = None
-    account: str | None = None
-    time_min: int = Field(24 * 60, ge=1)
+    cpus_per_task: int = Field(1, ge=1)  # CPUs per task
+    mem_gb: float | None = Field(None, gt=0)  # memory per node (GB); None: the partition's default
+    partition: str | None = None  # Slurm partition
+    account: str | None = None  # Slurm account
+    time_min: int = Field(24 * 60, ge=1)  # time limit (minutes); --time takes Slurm's formats
     signal_delay_s: int = Field(120, ge=10)  # SIGUSR2 this long before the time limit
-    name: str = "hpc-vqvae"
+    name: str = "hpc-vqvae"  # Slurm job name
     folder: Path = Path("logs/submitit")  # submitit's pickles and logs, one folder per job
     local: bool = False  # N = nodes x tasks_per_node processes here, no Slurm
 

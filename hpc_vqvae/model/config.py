@@ -15,26 +15,29 @@ class ModelConfig(BaseModel):
 
     in_channels: int = Field(3, ge=1)  # the IR bands
     out_channels: int = Field(3, ge=1)  # R, G, B
-    ch: int = Field(128, ge=8)
+    ch: int = Field(128, ge=8)  # base channels
+    # channel multipliers per resolution (downsampling 2^(n-1))
     ch_mult: list[int] = [1, 1, 2, 2, 4]
-    num_res_blocks: int = Field(3, ge=1)
+    num_res_blocks: int = Field(3, ge=1)  # ResNet blocks per resolution
     attention: bool = True  # self-attention at the lowest resolution
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)
-    z_channels: int = Field(256, ge=1)
-    codebook_size: int = Field(4096, ge=2)
-    embed_dim: int = Field(256, ge=1)  # dimension of a code
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # dropout in ResNet blocks
+    z_channels: int = Field(256, ge=1)  # encoder output channels
+    codebook_size: int = Field(4096, ge=2)  # codes (paper: 2048/4096)
+    embed_dim: int = Field(256, ge=1)  # dimension of a code (paper: 256)
     lookup_dim: int | None = Field(None, ge=1)  # lower-dimensional lookup (factorised codes)
-    beta: float = Field(0.25, ge=0.0)  # commitment
+    beta: float = Field(0.25, ge=0.0)  # commitment weight
     ema: bool = True  # codebook moved by EMA statistics (buffers), not by the optimizer
-    ema_decay: float = Field(0.99, gt=0.0, lt=1.0)
+    ema_decay: float = Field(0.99, gt=0.0, lt=1.0)  # EMA decay
     cosine: bool = False  # l2-normalised lookup
-    kmeans_init: bool = True
+    kmeans_init: bool = True  # k-means init of the codebook on the first batch
     # A code whose EMA usage falls below this fraction of an even share of the global batch
     # (all ranks) is revived from the batch; relative, so it acts alike on any number of GPUs.
+    # It replaces dead_code_threshold, an absolute count.
     dead_code_usage: float = Field(0.03, ge=0.0, lt=1.0)
     disc_conditional: bool = True  # CGAN: the discriminator also sees the IR input
-    disc_layers: int = Field(3, ge=1)
-    disc_ndf: int = Field(64, ge=8)
+    disc_layers: int = Field(3, ge=1)  # PatchGAN layers
+    disc_ndf: int = Field(64, ge=8)  # PatchGAN base channels
+    # PatchGAN normalisation (group: per sample)
     disc_norm: Literal["group", "batch", "none"] = "group"
 
     @model_validator(mode="before")
@@ -59,13 +62,13 @@ class LossConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    rec: Literal["l1", "l2"] = "l1"
-    ssim_weight: float = Field(0.0, ge=0.0)
-    lpips_weight: float = Field(0.0, ge=0.0)
-    lpips_weights: Path | None = None  # a local file; never downloaded
-    codebook_weight: float = Field(1.0, ge=0.0)
-    disc_weight: float = Field(0.2, ge=0.0)
-    disc_factor: float = Field(1.0, ge=0.0)
+    rec: Literal["l1", "l2"] = "l1"  # reconstruction loss
+    ssim_weight: float = Field(0.0, ge=0.0)  # weight of 1 - SSIM
+    lpips_weight: float = Field(0.0, ge=0.0)  # weight of LPIPS (needs lpips_weights)
+    lpips_weights: Path | None = None  # a local LPIPS weight file; never downloaded
+    codebook_weight: float = Field(1.0, ge=0.0)  # weight of codebook + commitment loss
+    disc_weight: float = Field(0.2, ge=0.0)  # adversarial weight (paper: 0.2)
+    disc_factor: float = Field(1.0, ge=0.0)  # scale of the adversarial terms once on
     disc_start: int = Field(0, ge=0)  # step before which neither G's adversarial term nor D trains
     adaptive_weight: bool = True  # taming's ||grad rec|| / ||grad adv|| on the decoder's last layer
 

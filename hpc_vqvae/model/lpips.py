@@ -74,7 +74,7 @@ def missing_weights(path: Path) -> str:
     return (
         f"loss.lpips_weights {path}: no such file; build it where the two official files can "
         "be had: python -m hpc_vqvae.model.lpips VGG16.pth LPIPS_VGG.pth "
-        f"{path} (torchvision's vgg16 ImageNet weights and LPIPS v0.1's vgg.pth; see README)"
+        f"{path} (torchvision's vgg16 ImageNet weights and LPIPS v0.1's vgg.pth; see docs/model.md)"
     )
 
 

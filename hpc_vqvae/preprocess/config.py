@@ -33,20 +33,23 @@ class PreprocessConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    archive: Path
-    output: Path
-    years: Years
-    satellite: Literal[SATELLITE_CHOICES] = "west"  # type: ignore[valid-type]  # or G16..G19
-    sector: Literal["F", "C", "M1", "M2"] = "M1"
+    archive: Path  # root of the L1b tree
+    output: Path  # the Zarr store
+    years: Years  # e.g. 2019-2023, 2021, 2019,2021
+    # G16..G19, or east/west: the operational satellite of each day
+    satellite: Literal[SATELLITE_CHOICES] = "west"  # type: ignore[valid-type]
+    sector: Literal["F", "C", "M1", "M2"] = "M1"  # F (full disk), C (CONUS), M1, M2 (mesoscale)
     hours: Hours = None  # UTC hours kept (inclusive ranges); None keeps all
     every: Every = None  # keep scans whose minute of day is a multiple
-    input_bands: list[str] = list(INPUT_BANDS)
-    target_bands: list[str] = list(TARGET_BANDS)
-    mask_dqf: bool = True
+    input_bands: list[str] = list(INPUT_BANDS)  # IR bands stored
+    target_bands: list[str] = list(TARGET_BANDS)  # visible bands stored
+    mask_dqf: bool = True  # DQF >= 2 becomes NaN
     min_valid_fraction: float = Field(0.5, gt=0.0, le=1.0)  # of fine pixels in a 2 km mean
-    stats_sza_max: float = Field(85.0, gt=0.0, le=180.0)  # daytime for statistics, day_fraction
-    scans_per_shard: int = Field(8, ge=1, le=4096)
-    zstd_level: int = Field(3, ge=1, le=22)
+    # daytime for statistics and day_fraction (deg); was day_sza_max
+    stats_sza_max: float = Field(85.0, gt=0.0, le=180.0)
+    scans_per_shard: int = Field(8, ge=1, le=4096)  # shard length along time (one rank per shard)
+    zstd_level: int = Field(3, ge=1, le=22)  # compression level
+    # rebuild a store that this stage wrote (anything else at --output is refused)
     overwrite: bool = False
 
     @model_validator(mode="before")

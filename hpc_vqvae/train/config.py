@@ -26,13 +26,13 @@ class OptimConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     base_lr: float = Field(4.5e-6, gt=0.0)  # per sample: lr = base_lr * batch * accum * world
-    betas: tuple[float, float] = (0.5, 0.9)
-    weight_decay: float = Field(0.0, ge=0.0)
+    betas: tuple[float, float] = (0.5, 0.9)  # Adam betas
+    weight_decay: float = Field(0.0, ge=0.0)  # AdamW weight decay
     disc_lr_scale: float = Field(1.0, gt=0.0)  # discriminator lr relative to the generator's
-    schedule: Literal["constant", "cosine"] = "cosine"
-    warmup_steps: int = Field(0, ge=0)
-    min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0)
-    grad_clip: float | None = Field(1.0, gt=0.0)
+    schedule: Literal["constant", "cosine"] = "cosine"  # after the warm-up
+    warmup_steps: int = Field(0, ge=0)  # linear warm-up steps
+    min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0)  # cosine floor / peak
+    grad_clip: float | None = Field(1.0, gt=0.0)  # gradient clipping norm
 
 
 # DeepSpeed settings the trainer derives from its own config: where each comes from.
@@ -62,23 +62,27 @@ def _dotted(tree: dict, prefix: str = "") -> list[str]:
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    batch_size: int = Field(8, ge=1)  # per rank
-    grad_accum: int = Field(1, ge=1)
-    max_steps: int = Field(100_000, ge=1)
-    seed: int = 0
-    log_every: int = Field(50, ge=1)
-    val_every: int = Field(1000, ge=1)
-    val_batches: int = Field(8, ge=1)
-    ckpt_every: int = Field(1000, ge=1)
-    zero_stage: Literal[0, 1, 2, 3] = 2
+    batch_size: int = Field(8, ge=1)  # samples per rank per micro-step
+    grad_accum: int = Field(1, ge=1)  # micro-steps per optimizer step
+    max_steps: int = Field(100_000, ge=1)  # optimizer steps
+    seed: int = 0  # model init and RNG seed
+    log_every: int = Field(50, ge=1)  # metrics every N steps
+    val_every: int = Field(1000, ge=1)  # validation every N steps
+    val_batches: int = Field(8, ge=1)  # validation batches per rank
+    ckpt_every: int = Field(1000, ge=1)  # checkpoint every N steps (and on SIGUSR2/SIGTERM)
+    zero_stage: Literal[0, 1, 2, 3] = 2  # DeepSpeed ZeRO stage
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # auto: bf16 on GPUs, fp32 on CPUs
-    channels_last: bool = False  # activations in NHWC (train/speed.py)
-    compile: Literal["none", "blocks"] = "none"  # regional torch.compile (train/speed.py)
+    # activations (not weights: ZeRO refuses those) in NHWC (train/speed.py)
+    channels_last: bool = False
+    # blocks: torch.compile each ResNet/attention block and the discriminator in place
+    # (train/speed.py)
+    compile: Literal["none", "blocks"] = "none"
     out_dir: Path = Path("runs")  # a run's folder is out_dir/<run name> unless --run-dir
-    experiment: str = "hpc-vqvae"
+    experiment: str = "hpc-vqvae"  # MLflow experiment
     tracking_uri: str | None = None  # default: $MLFLOW_TRACKING_URI, else <run dir>/../mlflow.db
     # merged into the DeepSpeed config of both engines (e.g. zero_optimization.overlap_comm,
-    # offload_optimizer, communication_data_type); what the trainer sets itself is refused
+    # offload_optimizer, communication_data_type); what the trainer sets itself is refused,
+    # naming the setting to use
     deepspeed: dict[str, Any] = {}
 
     @field_validator("deepspeed")
