@@ -2,16 +2,16 @@
 
 from .config import DataConfig
 from .dataset import EpochSampler, PatchDataset, make_loader
-from .normalize import Normalizer
 from .split import Split, SplitSettings, assign_roles, solar_days, split_days
+from .transform import Transform
 
 __all__ = [
     "DataConfig",
     "EpochSampler",
-    "Normalizer",
     "PatchDataset",
     "Split",
     "SplitSettings",
+    "Transform",
     "assign_roles",
     "make_loader",
     "solar_days",

@@ -30,8 +30,8 @@ from .crops import (
     pick_daytime_origin,
     random_origin,
 )
-from .normalize import Normalizer
 from .preflight import open_for_training
+from .transform import Transform
 
 SplitName = Literal["train", "val", "test"]
 # Patch mode: scans drawn for one sample before giving up (each is read once, its all-daytime
@@ -42,7 +42,7 @@ MAX_SCAN_DRAWS = 64
 class PatchDataset(Dataset):
     """Map-style dataset of dicts: ir (C,P,P), vis (3,P,P), mask (1,P,P) float32 and
     time_index, y0, x0 int64 scalars (the store slot and the crop's corner before
-    augmentation). ir is in [-1, 1] ([-5, 5] for z-scores), vis in [-1, 1]; NaN becomes 0
+    augmentation). ir and vis are in network units (see transform.py: missing values filled)
     and mask is 1 where every input and target value is finite and sza < target_sza_max."""
 
     def __init__(
@@ -62,7 +62,7 @@ class PatchDataset(Dataset):
         self.cfg, self.split, self.rank, self.world_size = cfg, split, rank, world_size
         self.epoch = 0
         store, table, parts = open_for_training(cfg)
-        self.normalizer = Normalizer(
+        self.transform = Transform(
             cfg,
             store.statistics_over(parts.train, cfg.input_bands),
             f"the training days of data store {cfg.store}",
@@ -172,17 +172,14 @@ class PatchDataset(Dataset):
         return draw_dihedral(rng) if self.cfg.augment else 0
 
     def _item(self, t: int, y0: int, x0: int, k: int) -> dict[str, torch.Tensor]:
-        p, norm = self.cfg.patch_size, self.normalizer
+        p, tf = self.cfg.patch_size, self.transform
         ys, xs = slice(y0, y0 + p), slice(x0, x0 + p)
         scan = self._scan(t, self._names)
         bt = np.stack([scan[b][ys, xs] for b in self.cfg.input_bands])
         refl = {b: scan[b][ys, xs] for b in self.cfg.target_bands}
         sza = scan[SZA][ys, xs]
-        mask = np.isfinite(bt).all(0) & (sza < self.cfg.target_sza_max)
-        for r in refl.values():
-            mask &= np.isfinite(r)
-        ir = np.nan_to_num(norm.ir(bt), nan=0.0)
-        vis = np.nan_to_num(norm.vis(norm.composite(refl), sza), nan=0.0)
+        mask = tf.valid(bt, refl) & (sza < self.cfg.target_sza_max)
+        ir, vis = tf.input(bt), tf.target(refl, sza)
         return {
             "ir": _tensor(ir, k),
             "vis": _tensor(vis, k),

@@ -21,15 +21,15 @@ class LeastSquares:
     """Affine IR -> target in the network's units, fitted on valid daytime training pixels."""
 
     def __init__(self, model: Translator):
-        self.norm = model.norm
+        self.transform = model.transform
         self.xs: list[np.ndarray] = []
         self.ys: list[np.ndarray] = []
         self.weights: np.ndarray | None = None
 
     def add(self, bt: np.ndarray, target: np.ndarray, mask: np.ndarray) -> None:
         """One training scan: bt (C, H, W) K, target (3, H, W) reflectance, mask (H, W)."""
-        ir = self.norm.ir(bt)[:, mask].T
-        vis = (2 * target[:, mask] / self.norm.cfg.reflectance_max - 1).T
+        ir = self.transform.input(bt)[:, mask].T
+        vis = self.transform.reflectance_to_network(target[:, mask]).T
         self.xs.append(np.concatenate([ir, np.ones((len(ir), 1), np.float32)], 1))
         self.ys.append(vis)
 
@@ -43,10 +43,10 @@ class LeastSquares:
     def predict(self, bt: np.ndarray) -> np.ndarray:
         """(N, C, H, W) K -> (N, 3, H, W) reflectance."""
         assert self.weights is not None, "fit first"
-        ir = self.norm.ir(np.nan_to_num(bt.swapaxes(0, 1), nan=0.0)).swapaxes(0, 1)
+        ir = self.transform.input(bt, axis=1)  # missing IR filled as the model's is
         x = np.concatenate([ir, np.ones_like(ir[:, :1])], 1)
         vis = np.einsum("nchw,cd->ndhw", x, self.weights).clip(-1, 1)
-        return self.norm.vis_to_reflectance(vis).astype(np.float32)
+        return self.transform.reflectance(vis).astype(np.float32)
 
 
 def inverted_ir(bt: np.ndarray, model: Translator) -> np.ndarray:

@@ -76,11 +76,11 @@ def evaluate(
     bar = tqdm(total=mine, unit="scan", desc="evaluate", file=sys.stderr, disable=rank != 0)
     for batch in batches(model, sel, batch_size, rank, world):
         preds = {
-            "model": model.reflectance(np.nan_to_num(batch.bt, nan=0.0)),
+            "model": model.reflectance(batch.bt),  # missing IR: the model's transform fills
             "baseline": lsq.predict(batch.bt),
             "baseline_grey": inverted_ir(batch.bt, model),
         }
-        truth = as_tensor(np.nan_to_num(batch.target, nan=0.0), device)
+        truth = as_tensor(batch.target, device)
         masks = _masks(batch, keys, model.data_cfg.target_sza_max)
         for name, pred in preds.items():
             pred = as_tensor(pred, device)

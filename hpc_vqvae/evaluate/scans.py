@@ -56,22 +56,21 @@ def by_range(model: Translator, store_path, positions: np.ndarray, time: np.ndar
 class Batch:
     time: np.ndarray  # (N,)
     bt: np.ndarray  # (N, C, H, W) K
-    target: np.ndarray  # (N, 3, H, W) reflectance in the model's convention
+    target: np.ndarray  # (N, 3, H, W) reflectance in the model's convention, filled as trained
     sza: np.ndarray  # (N, H, W) deg
     valid: np.ndarray  # (N, H, W): every input and target band finite
 
 
 def read(model: Translator, store: Store, positions: Sequence[int], time) -> Batch:
-    cfg, norm = model.data_cfg, model.norm
+    """Whole scans with the target as the training crops have it (the model's transform):
+    the scores of the training's validation and of an evaluation are of one thing."""
+    cfg, tf = model.data_cfg, model.transform
     arrays = store.scans(positions, [*cfg.bands, SZA])
     bt = np.stack([arrays[b] for b in cfg.input_bands], 1)
     refl = {b: arrays[b] for b in cfg.target_bands}
     sza = arrays[SZA]
-    composite = norm.composite(refl).swapaxes(0, 1)  # (N, 3, H, W)
-    vis = np.stack([norm.vis(c, s) for c, s in zip(composite, sza, strict=True)])
-    target = norm.vis_to_reflectance(vis)
-    valid = np.isfinite(bt).all(1) & np.isfinite(composite).all(1)
-    return Batch(np.asarray(time), bt, target.astype(np.float32), sza, valid)
+    target = tf.reflectance(tf.target(refl, sza, axis=1))
+    return Batch(np.asarray(time), bt, target.astype(np.float32), sza, tf.valid(bt, refl, 1))
 
 
 def batches(

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..abi.grid import GridSettings
 from ..data.config import DataConfig
-from ..data.normalize import Normalizer
+from ..data.transform import Transform
 from ..errors import UsageError
 from ..store import Store
 from .exported import export_path, is_export, load_generator
@@ -40,14 +40,17 @@ def blend_window(tile: int, overlap: int) -> np.ndarray:
 
 @torch.no_grad()
 def translate_batch(model: VQModel, ir: np.ndarray, tile: int, device: str = "cpu") -> np.ndarray:
-    """(N, C, H, W) normalised IR -> (N, 3, H, W) network output in [-1, 1], run on tiles of
+    """(N, C, H, W) network input (``Transform.input``: scaled, NaN filled) -> (N, 3, H, W)
+    network output in [-1, 1], run on tiles of
     the training crop size that overlap by a quarter and blend: GroupNorm's statistics are
     those of a crop, as in training, not of a whole 500 x 500 scene (on which a model trained
     on small crops comes out with its intensities shifted). A scan smaller than a tile is
     reflect-padded to it and cropped back. On a GPU the network runs under bf16 autocast."""
+    if not np.isfinite(ir).all():
+        raise ValueError("translate_batch takes network input, NaN filled: see Transform.input")
     n, c, h, w = ir.shape
     ph, pw = max(h, tile), max(w, tile)
-    x = torch.from_numpy(np.nan_to_num(ir, nan=0.0)).float()
+    x = torch.from_numpy(ir).float()
     x = F.pad(x, (0, pw - w, 0, ph - h), mode="reflect") if (ph, pw) != (h, w) else x
     overlap = tile // 4
     ys, xs = tile_origins(ph, tile, tile - overlap), tile_origins(pw, tile, tile - overlap)
@@ -69,13 +72,13 @@ def translate_batch(model: VQModel, ir: np.ndarray, tile: int, device: str = "cp
 
 @dataclass(frozen=True)
 class Translator:
-    """A loaded generator with the data settings, statistics and grid settings it was trained
-    with."""
+    """A loaded generator with the data settings, statistics (as its transform) and grid
+    settings it was trained with."""
 
     model: VQModel
     meta: dict
     data_cfg: DataConfig
-    norm: Normalizer
+    transform: Transform  # the dataset's, from the export's settings and statistics
     grid: GridSettings  # how the store it trained on brought scans onto the 2 km grid
     checkpoint: Path
     device: str
@@ -90,11 +93,12 @@ class Translator:
             )
         model, meta = load_generator(path, device)
         data_cfg = DataConfig(**meta["config"]["data"])
-        norm = Normalizer(data_cfg, meta.get("statistics", {}), f"checkpoint {checkpoint}")
+        # the training days' statistics, as the run record holds them (train/checkpoint.py)
+        transform = Transform(data_cfg, meta.get("statistics", {}), f"checkpoint {checkpoint}")
         # Checkpoints from before the store's identity was carried: stores then were made
         # with the default grid settings unless their maker changed them.
         grid = GridSettings.from_attrs(meta.get("store", {}))
-        return cls(model, meta, data_cfg, norm, grid, checkpoint, device)
+        return cls(model, meta, data_cfg, transform, grid, checkpoint, device)
 
     def check_store(self, store: Store) -> None:
         """A store made with other grid settings than the one the model trained on would feed
@@ -122,6 +126,6 @@ class Translator:
         A model trained on reflectance / cos(sza) predicts the scene as lit by an overhead
         sun; that is kept: multiplying the sun back in would black out the night, which is
         what this product is for (the outputs say which convention they carry)."""
-        ir = self.norm.ir(bt.swapaxes(0, 1)).swapaxes(0, 1)  # it scales (C, ...) by band
-        tile = self.data_cfg.patch_size
-        return self.norm.vis_to_reflectance(translate_batch(self.model, ir, tile, self.device))
+        ir = self.transform.input(bt, axis=1)  # missing IR filled as in training
+        out = translate_batch(self.model, ir, self.data_cfg.patch_size, self.device)
+        return self.transform.reflectance(out)

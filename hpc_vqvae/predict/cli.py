@@ -55,11 +55,11 @@ def run_scan(args: argparse.Namespace) -> None:
 def _real_visible(model: Translator, files: dict, sza: np.ndarray) -> np.ndarray | None:
     """The scan's own RGB composite, by day and where the archive has its bands, in the
     model's convention (sun-normalised if it was trained so): like beside like."""
-    cfg, norm = model.data_cfg, model.norm
+    cfg = model.data_cfg
     if not (np.nanmedian(sza) < cfg.target_sza_max and all(b in files for b in cfg.target_bands)):
         return None
-    composite = norm.composite(read_scan(files, cfg.target_bands, model.grid).bands)
-    return norm.vis_to_reflectance(norm.vis(composite, sza))
+    bands = read_scan(files, cfg.target_bands, model.grid).bands
+    return model.transform.target_reflectance(bands, sza)
 
 
 def run_range(args: argparse.Namespace) -> None:

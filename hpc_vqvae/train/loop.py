@@ -93,7 +93,7 @@ def _train(
                 report.train_step(log, state.step)
             if state.step % run.val_every == 0 or state.step == run.max_steps:
                 metrics, first_batch = validate(
-                    g, val_loader, loader.dataset.normalizer, device, loss_fn.lpips
+                    g, val_loader, loader.dataset.transform, device, loss_fn.lpips
                 )
                 report.validation(metrics, first_batch, state.step)
             over = stop_after is not None and state.step - first >= stop_after

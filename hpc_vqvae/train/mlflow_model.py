@@ -28,8 +28,9 @@ class GeneratorModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input, params=None) -> np.ndarray:
         bt = np.asarray(model_input, dtype=np.float32)
-        rgb = self.translator.reflectance(bt).astype(np.float32)
-        return np.where(np.isfinite(bt).all(axis=1, keepdims=True), rgb, np.nan)
+        rgb = self.translator.reflectance(bt).astype(np.float32)  # its transform, as predict's
+        defined = self.translator.transform.input_valid(bt, axis=1)[:, None]
+        return np.where(defined, rgb, np.nan)
 
 
 def signature(n_bands: int):

@@ -15,7 +15,7 @@ from ..model.quantizer import perplexity
 
 
 @torch.no_grad()
-def validate(g_engine, loader, normalizer, device: str, lpips=None) -> tuple[dict, dict]:
+def validate(g_engine, loader, transform, device: str, lpips=None) -> tuple[dict, dict]:
     """(metrics, first batch for a sample grid and every code's count) over the whole of
     ``loader``: the validation
     crops, spread over every day and hour of the block (``make_loader(limit=...)``).
@@ -29,8 +29,8 @@ def validate(g_engine, loader, normalizer, device: str, lpips=None) -> tuple[dic
     for i, batch in zip(range(n_batches), loader, strict=False):
         ir, vis, mask = (batch[k].to(device) for k in ("ir", "vis", "mask"))
         rec, _, info = g_engine(ir.to(next(module.parameters()).dtype))
-        pred = normalizer.vis_to_reflectance(rec.float().clamp(-1, 1))
-        true = normalizer.vis_to_reflectance(vis.float())
+        pred = transform.reflectance(rec.float().clamp(-1, 1))
+        true = transform.reflectance(vis.float())
         scores.update(pred, true, mask, lpips)
         codes += torch.bincount(info["indices"].flatten(), minlength=len(codes)).double()
         if i == 0:
