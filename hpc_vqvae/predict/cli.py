@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import cli, outputs
 from .. import distributed as D
+from .. import outputs
 from ..abi.names import SECTORS
 from ..abi.platforms import SATELLITE_CHOICES, satellite_on
 from ..abi.selection import ArchiveSelection, satellite_help
-from ..cli import default
+from ..cli import default, exit_code
 from ..errors import UsageError
 from ..model.translator import Translator
 from ..train.world import detect, setup
@@ -240,4 +240,4 @@ def main(argv: list[str] | None = None) -> int:
 
     # a UsageError, or a checkpoint's settings that cannot serve (pydantic's ValueError);
     # every rank meets it: one line for the job
-    return cli.exit_code(body, speaks=lambda: detect().is_main, catch=(ValueError,))
+    return exit_code(body, speaks=lambda: detect().is_main, catch=(ValueError,))
