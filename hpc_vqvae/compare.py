@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from . import outputs
+from .cli import exit_code
 from .errors import UsageError
 
 HIGHER_IS_BETTER = ("ssim", "psnr", "samples_per_s")
@@ -44,7 +45,7 @@ def _experiments(client, names: list[str]) -> dict[str, str]:
     for name in names:
         exp = client.get_experiment_by_name(name)
         if exp is None:
-            raise SystemExit(f"error: no MLflow experiment named {name!r} at {client.tracking_uri}")
+            raise UsageError(f"no MLflow experiment named {name!r} at {client.tracking_uri}")
         out[exp.experiment_id] = name
     return out
 
@@ -135,25 +136,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plot", type=Path, help="write the metric curves to this PNG")
     p.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI")
     args = p.parse_args(argv)
+    return exit_code(lambda: _compare(args))
+
+
+def _compare(args: argparse.Namespace) -> int:
     from mlflow.tracking import MlflowClient
 
-    try:
-        outputs.check_plot(args.plot)
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-
+    outputs.check_plot(args.plot)
     db = (args.tracking_uri or "").removeprefix("sqlite:///")
     if args.tracking_uri and args.tracking_uri.startswith("sqlite:///") and not Path(db).is_file():
-        print(
-            f"error: --tracking-uri {args.tracking_uri}: no such MLflow database", file=sys.stderr
-        )
-        return 2
+        raise UsageError(f"--tracking-uri {args.tracking_uri}: no such MLflow database")
     client = MlflowClient(tracking_uri=args.tracking_uri)
     runs = collect(client, args.experiment, args.runs, args.metrics)
     if not runs:
-        print(f"error: experiment(s) {', '.join(args.experiment)} have no runs", file=sys.stderr)
-        return 2
+        raise UsageError(f"experiment(s) {', '.join(args.experiment)} have no runs")
     if args.format == "json":
         slim = [
             {

@@ -22,6 +22,9 @@ import sys
 import time
 from pathlib import Path
 
+from .cli import exit_code
+from .errors import UsageError
+
 REPO = Path(__file__).resolve().parents[1]
 NIGHT_SCAN = "2020-06-04T08:00"  # around local midnight under the M1 sector
 SYNTH = "python -m hpc_vqvae.synth --archive {archive} --satellite G17 --sector M1 --every 4h"
@@ -95,12 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ranks", type=int, default=2, help="MPI ranks and training processes")
     p.add_argument("--max-steps", type=int, help="training steps (default: the tiny config's)")
     args = p.parse_args(argv)
+    return exit_code(lambda: _demo(args))
+
+
+def _demo(args: argparse.Namespace) -> int:
     out = args.dir.resolve()
     out.mkdir(parents=True, exist_ok=True)
     mpiexec = shutil.which("mpiexec")
     if mpiexec is None:
-        print("error: mpiexec not on PATH (make demo puts the venv's first)", file=sys.stderr)
-        return 2
+        raise UsageError("mpiexec not on PATH (make demo puts the venv's first)")
     fields = {
         "out": out,
         "archive": out / "abi",

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from .cli import exit_code
 from .errors import UsageError
 from .model.exported import save_export
 from .train import checkpoint
@@ -48,13 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--step", type=int, help="default: the latest complete checkpoint")
     p.add_argument("--output", type=Path, help="default: RUN_DIR/exports/step_NNNNNNNN")
     args = p.parse_args(argv)
-    try:
-        out = export(args.run_dir, args.step, args.output)
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print(f"exported {out}")
-    return 0
+
+    def body() -> int:
+        print(f"exported {export(args.run_dir, args.step, args.output)}")
+        return 0
+
+    return exit_code(body)
 
 
 if __name__ == "__main__":

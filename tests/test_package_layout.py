@@ -16,6 +16,7 @@ PACKAGE = REPO / "hpc_vqvae"
 STAGES = {
     "errors": 0,
     "distributed": 0,
+    "cli": 1,
     "outputs": 1,
     "abi": 1,
     "store": 2,

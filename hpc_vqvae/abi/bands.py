@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -19,7 +20,7 @@ class Band:
 
     @property
     def label(self) -> str:
-        return f"C{self.number:02d}"
+        return band_name(self.number)
 
 
 BANDS: dict[int, Band] = {
@@ -67,6 +68,34 @@ def band_number(band: int | str) -> int:
     if not text.isdigit() or int(text) not in BANDS:
         raise ValueError(f"unknown ABI band {band!r}: expected C01..C16")
     return int(text)
+
+
+def band_name(band: int | str) -> str:
+    """The one spelling of a band everywhere (stores, configs, file names): 13 -> 'C13'."""
+    return f"C{band_number(band):02d}"
+
+
+def band_list(value: str | Iterable[int | str]) -> list[str]:
+    """``'C11,13,c14'`` or a list -> band names in the order given.
+
+    A band named twice is refused, naming it, rather than quietly dropped: on a cluster a
+    repeated band is a typo for another one, and the run it starts costs hours.
+    """
+    items = value.split(",") if isinstance(value, str) else list(value)
+    bands = [band_name(b) for b in items if str(b).strip()]
+    if not bands:
+        raise ValueError("no bands given")
+    twice = sorted({b for b in bands if bands.count(b) > 1})
+    if twice:
+        raise ValueError(f"duplicate bands {', '.join(twice)}: give each band once")
+    return bands
+
+
+def check_disjoint(input_bands: Iterable[str], target_bands: Iterable[str]) -> None:
+    """The network must not see the bands it is asked to produce (a leak, not a skill)."""
+    overlap = set(input_bands) & set(target_bands)
+    if overlap:
+        raise ValueError(f"bands {sorted(overlap)} are both input and target")
 
 
 def pixels_per_2km(band: int) -> int:

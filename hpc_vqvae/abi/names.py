@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from .bands import band_name
+
 SECTORS = ("F", "C", "M1", "M2")
 MODES = (3, 4, 6)
 SATELLITES = ("G16", "G17", "G18", "G19")
@@ -60,7 +62,7 @@ class ABIFileName:
     @property
     def name(self) -> str:
         return (
-            f"OR_ABI-L1b-Rad{self.sector}-M{self.mode}C{self.band:02d}_{self.satellite}"
+            f"OR_ABI-L1b-Rad{self.sector}-M{self.mode}{band_name(self.band)}_{self.satellite}"
             f"_s{format_stamp(self.start)}_e{format_stamp(self.end)}"
             f"_c{format_stamp(self.created)}.nc"
         )

@@ -44,3 +44,9 @@ def operational(slot: str, day: date | datetime) -> str:
 def satellite_on(choice: str, day: date | datetime) -> str:
     """``choice`` as given (G16..G19), or the operational satellite of a slot on ``day``."""
     return operational(choice, day) if choice in SLOTS else choice
+
+
+def handovers(slot: str) -> str:
+    """The slot's satellites in order, for help text: 'G17, then G18 from 2023-01-04'."""
+    (first, _), *later = SLOTS[slot]
+    return ", then ".join([first, *(f"{sat} from {since:%Y-%m-%d}" for sat, since in later)])

@@ -18,7 +18,7 @@ import h5py
 import numpy as np
 import xarray as xr
 
-from .bands import BANDS
+from .bands import BANDS, band_name
 from .calibration import brightness_temperature, reflectance_factor
 from .chunks import DecodeError, read_array
 from .epoch import from_j2000
@@ -175,7 +175,7 @@ def _read(path: Path, ds: h5py.File, mask_dqf: bool, coarsen: int, min_valid: in
     t_start, t_end = (float(v) for v in unpack(_var(ds, "time_bounds")))
     attrs = {
         "band": band,
-        "band_name": f"C{band:02d}",
+        "band_name": band_name(band),
         "wavelength": _decimal(_scalar(ds, "band_wavelength")),
         "platform": str(_required(ds, "platform_ID")),
         "sector": _sector(path, ds),
@@ -197,7 +197,7 @@ def _read(path: Path, ds: h5py.File, mask_dqf: bool, coarsen: int, min_valid: in
             "y": ("y", y, {"units": "rad", "standard_name": "projection_y_coordinate"}),
             "x": ("x", x, {"units": "rad", "standard_name": "projection_x_coordinate"}),
         },
-        name=f"C{band:02d}",
+        name=band_name(band),
         attrs=attrs,
     )
 

@@ -1,13 +1,20 @@
-"""Parsing of the time selections that users type: years, UTC hours, cadences; and the same
-as types for config schemas (a flag's text or a YAML list)."""
+"""Which scans of an archive a user asks for: satellite, sector, years, UTC hours, cadence
+and bands. The parsing of what users type, the same as types for config schemas (a flag's
+text or a YAML list), the ``ArchiveSelection`` that fetch and preprocess share, and its flags.
+"""
 
 from __future__ import annotations
 
+import argparse
 import re
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Literal
 
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
+
+from .bands import band_list
+from .names import SECTORS
+from .platforms import SATELLITE_CHOICES, SLOTS, handovers
 
 _EVERY_RE = re.compile(r"^\s*(\d+)\s*(s|sec|m|min|h|hour|d|day)s?\s*$", re.IGNORECASE)
 _UNITS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
@@ -62,3 +69,44 @@ Hours = Annotated[
 ]
 # Keep scans whose minute of day is a multiple: whole minutes only.
 Every = Annotated[timedelta | None, BeforeValidator(_every)]
+Bands = Annotated[list[str], BeforeValidator(band_list)]  # 'C11,13' -> ['C11', 'C13'], once each
+Sector = Literal[SECTORS]  # type: ignore[valid-type]
+Satellite = Literal[SATELLITE_CHOICES]  # type: ignore[valid-type]
+
+
+class ArchiveSelection(BaseModel):
+    """The scans fetch copies and preprocess reads: one schema, so a selection that fetches
+    is the selection that preprocesses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    satellite: Satellite = "west"  # G16..G19, or east/west: the slot's operational one each day
+    sector: Sector = "M1"  # F (full disk), C (CONUS), M1, M2 (mesoscale)
+    years: Years | None = None  # e.g. 2019-2023, 2021, 2019,2021
+    hours: Hours = None  # UTC hours kept (inclusive ranges); None keeps all
+    every: Every = None  # keep scans whose minute of day is a multiple
+
+
+def satellite_help() -> str:
+    """--satellite's help, from the platforms' own handover table."""
+    slots = "; ".join(f"{slot}: {handovers(slot)}" for slot in SLOTS)
+    return (
+        f"{', '.join(SATELLITE_CHOICES)}: a slot is its operational satellite of each day "
+        f"({slots}) (default {ArchiveSelection.model_fields['satellite'].default})"
+    )
+
+
+def selection_flags(every_example: str = "10min") -> argparse.ArgumentParser:
+    """The selection flags of fetch and preprocess, as an argparse parent. They default to
+    None (not given), so a config file or the schema's default applies."""
+    p = argparse.ArgumentParser(add_help=False)
+    sector = ArchiveSelection.model_fields["sector"].default
+    p.add_argument("--satellite", help=satellite_help())
+    p.add_argument("--sector", help=f"{', '.join(SECTORS)} (default {sector})")
+    p.add_argument("--years", help="e.g. 2019-2023, 2021 or 2019,2021")
+    p.add_argument("--hours", help="UTC hours to keep, e.g. 18-21 (inclusive; default all)")
+    p.add_argument(
+        "--every",
+        help=f"keep scans whose minute of day is a multiple, e.g. {every_example} (default all)",
+    )
+    return p

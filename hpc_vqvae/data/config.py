@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from ..abi.bands import INPUT_BANDS, band_number
+from ..abi.bands import INPUT_BANDS, band_list, band_name, check_disjoint
 from ..errors import renamed_keys
 from .split import SplitSettings
 
@@ -25,10 +25,6 @@ DEFAULT_TARGET: dict[str, dict[str, float]] = {
 RENAMED = {"day_sza_max": "target_sza_max"}  # old key -> new key, accepted for one release
 
 
-def _label(band: int | str) -> str:
-    return f"C{band_number(band):02d}"
-
-
 class DataConfig(BaseModel):
     """Validated settings of the data stage; unknown keys are refused, naming the key."""
 
@@ -38,7 +34,8 @@ class DataConfig(BaseModel):
     input_bands: list[str] = list(INPUT_BANDS)  # IR bands fed to the model
     # RGB target as weights of visible bands (G is synthetic: ABI has no green band)
     target: dict[str, dict[str, float]] = DEFAULT_TARGET
-    # crop size (px, 2 km); a multiple of the model's downsampling
+    # crop size (px, 2 km); a multiple of the model's downsampling (2**(len(model.ch_mult)-1),
+    # checked by the training config, where both are known)
     patch_size: int = Field(256, ge=8)
     # the visible target is daytime: solar zenith below this (deg); was day_sza_max
     target_sza_max: float = Field(80.0, gt=0.0, le=180.0)
@@ -72,13 +69,7 @@ class DataConfig(BaseModel):
     @field_validator("input_bands", mode="before")
     @classmethod
     def _input_bands(cls, v):
-        items = v.split(",") if isinstance(v, str) else list(v)
-        bands = [_label(b) for b in items]
-        if not bands:
-            raise ValueError("no input bands given")
-        if len(set(bands)) != len(bands):
-            raise ValueError(f"duplicate input bands in {bands}")
-        return bands
+        return band_list(v)
 
     @field_validator("target")
     @classmethod
@@ -87,7 +78,7 @@ class DataConfig(BaseModel):
             raise ValueError(f"target needs exactly the channels R, G, B, got {sorted(v)}")
         out = {}
         for channel in CHANNELS:
-            weights = {_label(b): w for b, w in v[channel].items()}
+            weights = {band_name(b): w for b, w in v[channel].items()}
             if not weights:
                 raise ValueError(f"target channel {channel} has no bands")
             bad = {b: w for b, w in weights.items() if not math.isfinite(w)}
@@ -95,13 +86,6 @@ class DataConfig(BaseModel):
                 raise ValueError(f"target channel {channel}: weights must be finite, got {bad}")
             out[channel] = weights
         return out
-
-    @field_validator("patch_size")
-    @classmethod
-    def _patch_size(cls, v: int) -> int:
-        if v % 8:
-            raise ValueError(f"patch_size must be a multiple of 8 (the model downsamples), got {v}")
-        return v
 
     @field_validator("ir_range")
     @classmethod
@@ -122,9 +106,7 @@ class DataConfig(BaseModel):
 
     @model_validator(mode="after")
     def _no_leak(self):
-        overlap = set(self.input_bands) & set(self.target_bands)
-        if overlap:
-            raise ValueError(f"bands {sorted(overlap)} are both input and target")
+        check_disjoint(self.input_bands, self.target_bands)
         return self
 
     @property

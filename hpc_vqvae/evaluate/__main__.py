@@ -11,21 +11,14 @@ import os
 import sys
 from pathlib import Path
 
-import torch
-
 
 def parser() -> argparse.ArgumentParser:
+    from ..predict.flags import model_flags
+
     p = argparse.ArgumentParser(
-        prog="python -m hpc_vqvae.evaluate", description=__doc__.splitlines()[0]
-    )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        help="a run dir, an export, an MLflow run id, or an MLflow model URI (runs:/RUN_ID/"
-        "generator, models:/NAME/VERSION)",
-    )
-    p.add_argument(
-        "--tracking-uri", help="MLflow (default: the run's own, else $MLFLOW_TRACKING_URI)"
+        prog="python -m hpc_vqvae.evaluate",
+        description=__doc__.splitlines()[0],
+        parents=[model_flags("the run's own, else $MLFLOW_TRACKING_URI")],
     )
     p.add_argument("--store", type=Path, required=True, help="the preprocessed store")
     p.add_argument("--split", choices=["test", "val"], default="test", help="the model's own split")
@@ -36,27 +29,33 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--by", default="sza", help="breakdowns besides the channels: sza,month,hour")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--plot", type=Path, help="scores by solar zenith, as a PNG")
-    p.add_argument("--batch-size", type=int, default=4, help="whole scans per forward pass")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=4,
+        help="whole scans per forward pass (default %(default)s)",
+    )
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from .. import outputs
-    from ..errors import UsageError
+    from ..cli import exit_code
     from ..train.world import detect
 
     world = detect()
-    try:
+
+    def body() -> int:
         outputs.check_plot(args.plot)  # before the work, not after it
         report, meta = _run(args, world)
-    except UsageError as err:
-        if world.is_main:
-            print(f"error: {err}", file=sys.stderr)
-        return 2
-    if not world.is_main:
-        return 0
+        return _show(report, meta, args) if world.is_main else 0
+
+    return exit_code(body, speaks=lambda: world.is_main)  # one line for the job, not one per rank
+
+
+def _show(report: dict, meta: dict, args) -> int:
+    """Rank 0: the table or JSON, the plot, and the MLflow note."""
     from .report import plot, table
 
     print(json.dumps(report, indent=2) if args.format == "json" else table(report))

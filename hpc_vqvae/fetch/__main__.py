@@ -7,42 +7,47 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..abi.platforms import SATELLITE_CHOICES
+from ..abi.selection import selection_flags
+from ..cli import default, exit_code
+from .config import FetchConfig, load_config
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m hpc_vqvae.fetch", description=__doc__.splitlines()[0]
+        prog="python -m hpc_vqvae.fetch",
+        description=__doc__.splitlines()[0],
+        parents=[selection_flags(every_example="10min")],
     )
     p.add_argument("--dest", type=Path, help="root of the local ABI-L1b-Rad*/YYYY/JJJ/HH tree")
-    p.add_argument("--satellite", help=f"{', '.join(SATELLITE_CHOICES)} (default west: the "
-                   "operational GOES-West of each day, G17 then G18 from 2023-01-04)")  # fmt: skip
-    p.add_argument("--sector", help="F, C, M1 or M2 (default M1)")
-    p.add_argument("--years", help="e.g. 2019-2023, 2021 or 2019,2021")
     p.add_argument("--start", help="first UTC day, YYYY-MM-DD (with --end, instead of --years)")
     p.add_argument("--end", help="last UTC day, inclusive")
-    p.add_argument("--hours", help="UTC hours to keep, e.g. 18-21 (inclusive)")
-    p.add_argument("--every", help="keep scans whose minute of day is a multiple, e.g. 10min")
-    p.add_argument("--bands", help="default: the preprocessing stage's input and target bands")
-    p.add_argument("--workers", type=int, help="concurrent transfers (default 16)")
-    p.add_argument("--retries", type=int, help="per file, with backoff (default 5)")
+    bands = ",".join(default(FetchConfig, "bands"))  # type: ignore[arg-type]
+    p.add_argument("--bands", help=f"e.g. C13,C14 (default {bands}: preprocessing's bands)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help=f"concurrent transfers (default {default(FetchConfig, 'workers')})",
+    )
+    p.add_argument(
+        "--retries",
+        type=int,
+        help=f"per file, with backoff (default {default(FetchConfig, 'retries')})",
+    )
     p.add_argument("--verify", action="store_true", default=None, help="MD5 every local file")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    from ..errors import UsageError
-    from .config import load_config
-    from .job import run, summary_lines
 
-    try:
+    def body() -> int:
+        from .job import run, summary_lines
+
         report = run(load_config(vars(args)))
-    except UsageError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print("\n".join(summary_lines(report)))
-    return 1 if report["failed"] or report["left_alone"] else 0
+        print("\n".join(summary_lines(report)))
+        return 1 if report["failed"] or report["left_alone"] else 0
+
+    return exit_code(body)
 
 
 if __name__ == "__main__":

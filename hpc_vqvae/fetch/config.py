@@ -4,43 +4,25 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from ..abi.bands import INPUT_BANDS, TARGET_BANDS, band_number
-from ..abi.platforms import SATELLITE_CHOICES
-from ..abi.selection import Every, Hours, Years
+from ..abi.selection import ArchiveSelection, Bands
 from ..errors import ConfigError, one_line
 
-Satellite = Literal[SATELLITE_CHOICES]  # type: ignore[valid-type]
 
-
-class FetchConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FetchConfig(ArchiveSelection):
+    """The archive selection (years, or a span of days), where it goes and how it is copied."""
 
     dest: Path  # root of the local archive, in the buckets' own layout
-    satellite: Satellite = "west"  # G16..G19, or east/west: the operational one of each day
-    sector: Literal["F", "C", "M1", "M2"] = "M1"  # F (full disk), C (CONUS), M1, M2 (mesoscale)
-    years: Years | None = None  # e.g. 2019-2023, 2021, 2019,2021 (or start and end)
     start: date | None = None  # first UTC day (with end: instead of years)
     end: date | None = None  # last UTC day, inclusive
-    hours: Hours = None  # UTC hours kept (inclusive ranges); None keeps all
-    every: Every = None  # keep scans whose minute of day is a multiple
     # bands copied; default: the model's target and input bands
-    bands: list[str] = [*TARGET_BANDS, *INPUT_BANDS]
+    bands: Bands = [*TARGET_BANDS, *INPUT_BANDS]
     workers: int = Field(16, ge=1, le=256)  # concurrent transfers (and listings)
     retries: int = Field(5, ge=0, le=20)  # per file, with exponential backoff
     verify: bool = False  # check every local file's MD5 against its ETag, not just size
-
-    @field_validator("bands", mode="before")
-    @classmethod
-    def _bands(cls, v):
-        items = v.split(",") if isinstance(v, str) else list(v)
-        bands = sorted({f"C{band_number(b):02d}" for b in items if str(b).strip()})
-        if not bands:
-            raise ValueError("no bands given")
-        return bands
 
     @model_validator(mode="after")
     def _period(self):

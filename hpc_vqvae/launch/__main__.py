@@ -31,7 +31,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--folder", type=Path, default=Path("logs/submitit"), help="submitit's folder")
     p.add_argument("--local", action="store_true", help="nodes x tasks processes here, no Slurm")
     p.add_argument("--no-wait", dest="wait", action="store_false", help="submit and return")
-    p.add_argument("--dry-run", action="store_true", help="print the sbatch script; submit nothing")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="check the config, its files and the store as a submission does, then print the "
+        "sbatch script; submit nothing",
+    )
     return p
 
 
@@ -61,7 +66,17 @@ def follow(job, poll_s: float = 1.0) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
+    from ..cli import exit_code
+
+    return exit_code(lambda: _launch(args))
+
+
+def _launch(args: argparse.Namespace) -> int:
+    """Every check a submission makes (config, files, the store), then the job: printed with
+    --dry-run, else submitted and, by default, followed. A refusal is a UsageError, before
+    anything is queued or written."""
     from ..data.preflight import preflight
+    from ..errors import UsageError
     from ..train.config import check_files, load_config
     from ..train.tracking import default_uri
     from .config import LaunchConfig, minutes
@@ -69,25 +84,24 @@ def main(argv: list[str] | None = None) -> int:
     from .job import TrainJob
 
     try:
-        cfg = LaunchConfig.parse(
-            **{k: v for k, v in vars(args).items() if k not in ("time", "wait", "dry_run")},
-            time_min=minutes(args.time),
-        )
-        train_cfg = load_config(cfg.config, cfg.overrides)  # fail here, not in the queue
-        run_dir = cfg.run_dir or train_cfg.train.out_dir / cfg.config.stem
-        job = TrainJob(cfg.config, cfg.overrides, run_dir, cfg.gpus_per_node > 0)
-        if args.dry_run:
-            print(sbatch_text(cfg, job), end="")
-            return 0
-        if not cfg.local:
-            require_slurm()
-        check_files(train_cfg)
-        data = preflight(train_cfg.data)
-        executor = make_executor(cfg)
-    except ValueError as err:  # a UsageError, or a --time that is not Slurm's
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    job = executor.submit(job)
+        time_min = minutes(args.time)
+    except ValueError as err:
+        raise UsageError(f"--time {err}") from None
+    cfg = LaunchConfig.parse(
+        **{k: v for k, v in vars(args).items() if k not in ("time", "wait", "dry_run")},
+        time_min=time_min,
+    )
+    train_cfg = load_config(cfg.config, cfg.overrides)  # fail here, not in the queue
+    run_dir = cfg.run_dir or train_cfg.train.out_dir / cfg.config.stem
+    job = TrainJob(cfg.config, cfg.overrides, run_dir, cfg.gpus_per_node > 0)
+    if not (cfg.local or args.dry_run):  # a dry run is for machines without Slurm, too
+        require_slurm()
+    check_files(train_cfg)
+    data = preflight(train_cfg.data)
+    if args.dry_run:
+        print(sbatch_text(cfg, job), end="")
+        return 0
+    job = make_executor(cfg).submit(job)
     where = "locally" if cfg.local else "to Slurm"
     print(f"submitted job {job.job_id} {where}: {cfg.nodes} node(s) x {cfg.tasks} task(s)")
     print(f"  logs     {job.paths.stdout} (.err beside it; one pair per task)")
@@ -95,8 +109,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  data     {data}")
     uri = default_uri(run_dir, train_cfg.train.tracking_uri)
     print(f"  MLflow   experiment {train_cfg.train.experiment!r}, run {run_dir.name!r} at {uri}")
-    if not args.wait:
-        return 0
+    return _wait(job) if args.wait else 0
+
+
+def _wait(job) -> int:
+    """Follow the job to its end; its result, or the remote error in one line."""
     try:
         follow(job)
         results = job.results()

@@ -23,13 +23,17 @@ import torch
 
 from .. import distributed as D
 from .. import outputs
+from ..abi.names import SECTORS
 from ..abi.platforms import SATELLITE_CHOICES, satellite_on
+from ..abi.selection import ArchiveSelection, satellite_help
+from ..cli import default, exit_code
 from ..errors import UsageError
 from ..model.translator import Translator
 from ..train.world import detect, setup
 from . import shards
 from .cf import RangeLayout, scan_dataset
 from .checkpoint import resolve_checkpoint
+from .flags import model_flags
 from .quicklook import is_quicklook, quicklook
 from .sources import find_scan, iso, parse_end, parse_time, read_scan, select_scans
 from .writers import is_prediction, replace_with, scan_writer, write_atomic, zarr_to_netcdf
@@ -165,16 +169,9 @@ def _ranks_on_this_node() -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
-        prog="python -m hpc_vqvae.predict", description=__doc__.splitlines()[0]
-    )
-    p.add_argument(
-        "--checkpoint",
-        required=True,
-        help="a finished training run dir, an export (python -m hpc_vqvae.export), the run's "
-        "MLflow run id, or its MLflow model (runs:/RUN_ID/generator, models:/NAME/VERSION)",
-    )
-    p.add_argument(
-        "--tracking-uri", help="MLflow, for a run id or model URI (default: $MLFLOW_TRACKING_URI)"
+        prog="python -m hpc_vqvae.predict",
+        description=__doc__.splitlines()[0],
+        parents=[model_flags()],
     )
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument("--archive", type=Path, help="ABI-L1b-Rad*/YYYY/JJJ/HH tree (one scan)")
@@ -182,18 +179,28 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--time", help="with --archive: scan start, e.g. 2019-12-01T10:27 (UTC)")
     p.add_argument(
         "--satellite",
-        default="west",
+        default=default(ArchiveSelection, "satellite"),
         choices=SATELLITE_CHOICES,
-        help="with --archive: G16..G19, or east/west: the slot's satellite on that day",
+        help=f"with --archive: {satellite_help()}",
     )
-    p.add_argument("--sector", default="M1", help="with --archive")
+    p.add_argument(
+        "--sector",
+        default=default(ArchiveSelection, "sector"),
+        choices=SECTORS,
+        help="with --archive (default %(default)s)",
+    )
     p.add_argument("--start", help="with --store: first scan start, inclusive (UTC)")
     p.add_argument(
         "--end",
         help="with --store: last scan start, inclusive at the precision given (08:00 takes the "
         "scan of 08:00:27; UTC)",
     )
-    p.add_argument("--batch-size", type=int, default=8, help="scans per forward pass (--store)")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=8,
+        help="scans per forward pass (--store; default %(default)s)",
+    )
     p.add_argument(
         "--output",
         type=Path,
@@ -203,7 +210,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an earlier output of predict")
     p.add_argument("--png", type=Path, help="also write a quicklook PNG (one scan)")
     p.add_argument("--latlon", action="store_true", help="add lat/lon variables")
-    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     return p
 
 
@@ -223,14 +229,15 @@ def _check_flags(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    try:
+
+    def body() -> int:
         _check_flags(args)
         if args.store is not None:
             run_range(args)
         else:
             run_scan(args)
-    except ValueError as err:  # a UsageError, or a checkpoint's settings that cannot serve
-        if detect().is_main:  # every rank meets it: one line for the job
-            print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+        return 0
+
+    # a UsageError, or a checkpoint's settings that cannot serve (pydantic's ValueError);
+    # every rank meets it: one line for the job
+    return exit_code(body, speaks=lambda: detect().is_main, catch=(ValueError,))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..abi.bands import band_name
 from ..abi.grid import GriddedScan, GridSettings, ScanError, grid_scan
 from ..abi.names import walk_archive
 from ..errors import UsageError
@@ -63,7 +64,7 @@ def find_scan(archive: Path, when: datetime, satellite: str, sector: str, bands:
         n = entry.name
         near = n is not None and abs(n.start - when) < timedelta(minutes=1)
         if near and (n.satellite, n.sector) == (satellite, sector):
-            files[f"C{n.band:02d}"] = entry.path
+            files[band_name(n.band)] = entry.path
     missing = [b for b in bands if b not in files]
     if missing:
         raise UsageError(

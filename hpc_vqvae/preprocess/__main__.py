@@ -7,28 +7,27 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..cli import exit_code
 from .startup import start_mpi
 
 
 def parser() -> argparse.ArgumentParser:
+    # here, not above: h5py (through abi) may import mpi4py.MPI, which must wait for start_mpi
+    from ..abi.selection import selection_flags
+    from .config import DEFAULT_CONFIG, PreprocessConfig
+
     p = argparse.ArgumentParser(
         prog="python -m hpc_vqvae.preprocess",
         description="ABI L1b archive -> Zarr store on the 2 km grid (MPI-parallel, resumable)",
+        parents=[selection_flags(every_example="5min")],
     )
-    p.add_argument("--years", help="e.g. 2019-2023, 2021, or 2019,2021")
     p.add_argument("--archive", type=Path, help="root of the ABI-L1b-Rad*/YYYY/JJJ/HH tree")
     p.add_argument("--output", type=Path, help="the Zarr store to write (STORE.zarr)")
-    p.add_argument(
-        "--satellite",
-        help="G16..G19, or east/west: the slot's operational satellite of each day (default "
-        "west: G17, then G18 from 2023-01-04)",
-    )
-    p.add_argument("--sector", help="F, C, M1 or M2")
-    p.add_argument("--hours", help="UTC hours to keep, e.g. 18-21 (inclusive)")
-    p.add_argument("--every", help="keep scans whose minute of day is a multiple, e.g. 5min")
-    p.add_argument("--input-bands", help="e.g. C11,C13,C14")
-    p.add_argument("--target-bands", help="e.g. C01,C02,C03")
-    p.add_argument("--config", type=Path, help="YAML defaults (configs/preprocess.yaml)")
+    for field in ("input_bands", "target_bands"):
+        bands = ",".join(PreprocessConfig.model_fields[field].default)
+        p.add_argument(f"--{field.replace('_', '-')}", help=f"e.g. C13,C14 (default {bands})")
+    where = DEFAULT_CONFIG.relative_to(DEFAULT_CONFIG.parents[1])
+    p.add_argument("--config", type=Path, help=f"YAML defaults (default {where})")
     p.add_argument("--overwrite", action="store_true", default=None, help="rebuild the store")
     return p
 
@@ -37,22 +36,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k != "config"}
     comm = start_mpi()
-    from ..errors import UsageError
     from .config import load_config
     from .parallel import check_launch
     from .pipeline import run, summary_lines
 
-    try:
+    def body() -> int:
         check_launch(comm)
-        cfg = load_config(args.config, overrides)
-        report = run(cfg, comm)
-    except UsageError as err:
-        if comm.rank == 0:
-            print(f"error: {err}", file=sys.stderr)
-        return 2
-    if report is not None:
-        print("\n".join(summary_lines(report)))
-    return 0
+        report = run(load_config(args.config, overrides), comm)
+        if report is not None:
+            print("\n".join(summary_lines(report)))
+        return 0
+
+    return exit_code(body, speaks=lambda: comm.rank == 0)  # one line for the job, not one per rank
 
 
 if __name__ == "__main__":

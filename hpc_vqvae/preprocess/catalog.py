@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from ..abi.bands import band_name
 from ..abi.names import ABIFileName, walk_archive
 from ..abi.platforms import satellite_on
 from .config import PreprocessConfig
@@ -68,7 +69,7 @@ def build_catalog(cfg: PreprocessConfig) -> Catalog:
         if entry.name is None:
             cat.skipped.append(Skipped(str(entry.path), f"unparseable name: {entry.problem}"))
             continue
-        band = f"C{entry.name.band:02d}"
+        band = band_name(entry.name.band)
         if band not in cfg.bands or not _wanted(entry.name, cfg):
             continue
         scan = by_scan[entry.name.scan_key]

@@ -3,46 +3,28 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from ..abi.bands import INPUT_BANDS, TARGET_BANDS, band_number
+from ..abi.bands import INPUT_BANDS, TARGET_BANDS, check_disjoint
 from ..abi.grid import GridSettings
-from ..abi.platforms import SATELLITE_CHOICES
-from ..abi.selection import Every, Hours, Years
+from ..abi.selection import ArchiveSelection, Bands, Years
 from ..errors import ConfigError, one_line, renamed_keys
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "preprocess.yaml"
 RENAMED = {"day_sza_max": "stats_sza_max"}  # old key -> new key, accepted for one release
 
 
-def _band_list(value) -> list[str]:
-    items = value.split(",") if isinstance(value, str) else list(value)
-    bands = [f"C{band_number(b):02d}" for b in items if str(b).strip()]
-    if not bands:
-        raise ValueError("no bands given")
-    if len(set(bands)) != len(bands):
-        raise ValueError(f"duplicate bands in {bands}")
-    return bands
-
-
-class PreprocessConfig(BaseModel):
-    """Which archive scans to turn into which store, and how."""
-
-    model_config = ConfigDict(extra="forbid")
+class PreprocessConfig(ArchiveSelection):
+    """Which archive scans (whole years: a store's split is by days of its years) turn into
+    which store, and how."""
 
     archive: Path  # root of the L1b tree
     output: Path  # the Zarr store
-    years: Years  # e.g. 2019-2023, 2021, 2019,2021
-    # G16..G19, or east/west: the operational satellite of each day
-    satellite: Literal[SATELLITE_CHOICES] = "west"  # type: ignore[valid-type]
-    sector: Literal["F", "C", "M1", "M2"] = "M1"  # F (full disk), C (CONUS), M1, M2 (mesoscale)
-    hours: Hours = None  # UTC hours kept (inclusive ranges); None keeps all
-    every: Every = None  # keep scans whose minute of day is a multiple
-    input_bands: list[str] = list(INPUT_BANDS)  # IR bands stored
-    target_bands: list[str] = list(TARGET_BANDS)  # visible bands stored
+    years: Years  # e.g. 2019-2023, 2021, 2019,2021 (required here: fetch may name days instead)
+    input_bands: Bands = list(INPUT_BANDS)  # IR bands stored
+    target_bands: Bands = list(TARGET_BANDS)  # visible bands stored
     mask_dqf: bool = True  # DQF >= 2 becomes NaN
     min_valid_fraction: float = Field(0.5, gt=0.0, le=1.0)  # of fine pixels in a 2 km mean
     # daytime for statistics and day_fraction (deg); was day_sza_max
@@ -57,16 +39,9 @@ class PreprocessConfig(BaseModel):
     def _renamed(cls, values):
         return renamed_keys(values, RENAMED, "")
 
-    @field_validator("input_bands", "target_bands", mode="before")
-    @classmethod
-    def _bands(cls, v):
-        return _band_list(v)
-
     @model_validator(mode="after")
     def _checks(self):
-        overlap = set(self.input_bands) & set(self.target_bands)
-        if overlap:
-            raise ValueError(f"bands {sorted(overlap)} are both input and target")
+        check_disjoint(self.input_bands, self.target_bands)
         return self
 
     @property

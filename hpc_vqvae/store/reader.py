@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from ..abi.bands import BANDS, band_number
+from ..abi.bands import BANDS, band_name, band_number
 from ..abi.geometry import fixed_grid_lon_points
 from ..abi.grid import GridSettings
 from ..abi.projection import FixedGridProjection
@@ -122,7 +122,7 @@ class Store:
         """Band statistics (count, mean, std, min, max; visible bands: daytime) over the
         scans at ``positions``, from their per-scan partials in time order: the training
         days' own, for a normaliser that has seen nothing of the scored days."""
-        names = [f"C{int(b):02d}" for b in self.group["band"][:]]
+        names = [band_name(int(b)) for b in self.group["band"][:]]
         partials = self.group[layout.BAND_STATS].oindex[np.asarray(sorted(positions), int)]
         out = {}
         for band in bands:

@@ -44,26 +44,22 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
-    from ..data.preflight import preflight
-    from ..errors import UsageError
-    from .config import check_files, load_config
+    from ..cli import exit_code
     from .world import detect
 
-    try:
+    def body() -> int:
+        from ..data.preflight import preflight
+        from .config import check_files, load_config
+
         cfg = load_config(args.config, args.overrides)
         check_files(cfg)
         data = preflight(cfg.data)  # the same on every rank, before the process group
-    except UsageError as err:
-        if detect().is_main:  # one line for the job, not one per rank
-            print(f"error: {err}", file=sys.stderr)
-        return 2
-    if detect().is_main:
-        print(data, flush=True)
-    from .loop import train
+        if detect().is_main:
+            print(data, flush=True)
+        from .loop import train
 
-    run_dir = args.run_dir or cfg.train.out_dir / args.config.stem
-    try:
-        result = train(
+        run_dir = args.run_dir or cfg.train.out_dir / args.config.stem
+        result = train(  # a UsageError here: the run dir is a user's folder, or another job's
             cfg,
             run_dir,
             resume=args.resume,
@@ -71,13 +67,12 @@ def main(argv: list[str] | None = None) -> int:
             overwrite=args.overwrite,
             register=args.register,
         )
-    except UsageError as err:  # the run dir: a user's folder, or another job's run
-        if detect().is_main:
-            print(f"error: {err}", file=sys.stderr)
-        return 2
-    if result["requeue"]:
-        return EXIT_REQUEUE
-    return 0 if result["status"] in ("FINISHED", "KILLED") else 1
+        if result["requeue"]:
+            return EXIT_REQUEUE
+        return 0 if result["status"] in ("FINISHED", "KILLED") else 1
+
+    # one line for the job, not one per rank
+    return exit_code(body, speaks=lambda: detect().is_main)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ def test_unknown_key_is_named():
         ({"target": {"R": {"C02": 1.0}, "G": {"C01": 1.0}}}, "R, G, B"),
         ({"target": {"R": {"C02": float("nan")}, "G": {"C01": 1}, "B": {"C01": 1}}}, "finite"),
         ({"target": {"R": {"C13": 1.0}, "G": {"C01": 1}, "B": {"C01": 1}}}, "both input"),
-        ({"patch_size": 100}, "multiple of 8"),
         ({"patch_size": 4}, "patch_size"),
         ({"ir_range": (330.0, 180.0)}, "low < high"),
         ({"val_fraction": 1.0}, "val_fraction"),

@@ -81,6 +81,8 @@ def test_one_listing_keeps_sector_band_satellite_and_cadence(tmp_path):
         ({"years": "2019-20x"}, "--years"),
         ({"years": "2019", "satellite": "G15"}, "--satellite"),
         ({"years": "2019", "bands": "C99"}, "C99"),
+        ({"years": "2019", "bands": "C13,c14,13"}, "--bands: duplicate bands C13"),
+        ({"years": "2019", "sector": "M3"}, "--sector"),
     ],
 )
 def test_bad_flags_are_one_line(tmp_path, flags, culprit):

@@ -11,6 +11,7 @@ from pathlib import Path
 from hpc_vqvae.launch import LaunchConfig, TrainJob, make_executor, sbatch_text
 from hpc_vqvae.launch.config import minutes
 from tests.helpers import (
+    REPO,
     TINY,
     train_env,
 )
@@ -78,13 +79,38 @@ def test_refusals_are_one_line(tmp_path):
     assert not (tmp_path / "logs").exists()  # nothing was submitted or written
 
 
-def test_dry_run_needs_no_slurm(tmp_path):
+def _on(store: Path) -> list[str]:
+    """The test store holds two days: one trains, one validates."""
+    return [f"data.store={store}", "data.test_fraction=0"]
+
+
+def test_dry_run_needs_no_slurm(tmp_path, train_store):
     """A laptop or a login node without Slurm's tools: the job script is printed all the same,
-    and nothing is written."""
+    once the config, its files and the store have passed, and nothing is written."""
     no_slurm = {**train_env(), "PATH": str(Path(sys.executable).parent)}  # no srun, no sbatch
-    args = ["--config", TINY, "--nodes", "2", "--gpus-per-node", "4", "--dry-run"]
-    proc = _launch(*args, env=no_slurm, cwd=tmp_path)
+    args = ["--config", TINY, *_on(train_store), "--nodes", "2", "--gpus-per-node", "4"]
+    proc = _launch(*args, "--dry-run", env=no_slurm, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "#SBATCH --nodes=2" in proc.stdout and "#SBATCH --ntasks-per-node=4" in proc.stdout
     assert "#SBATCH --signal=USR2@120" in proc.stdout and "#SBATCH --requeue" in proc.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_dry_run_checks_what_a_submission_checks(tmp_path, train_store):
+    """A dry run refuses, in one line and with exit 2, what train would refuse after the
+    queue: a crop larger than the store's 500 px scans, a missing store, missing LPIPS
+    weights, a bad key. It prints no script then, and writes nothing."""
+    no_slurm = {**train_env(), "PATH": str(Path(sys.executable).parent)}
+    cases = [
+        ([TINY, *_on(train_store), "data.patch_size=1024"], "patch_size 1024 exceeds the store"),
+        ([TINY, f"data.store={tmp_path}/none.zarr"], "does not exist"),
+        ([REPO / "configs" / "paper.yaml", *_on(train_store)], "lpips"),
+        ([TINY, *_on(train_store), "train.max_stepz=3"], "max_stepz"),
+    ]
+    for (config, *overrides), culprit in cases:
+        proc = _launch("--config", config, *overrides, "--dry-run", env=no_slurm, cwd=tmp_path)
+        err = proc.stderr.strip()
+        assert proc.returncode == 2, (overrides, proc.stderr)
+        assert culprit in err and len(err.splitlines()) == 1 and err.startswith("error: "), err
+        assert "#SBATCH" not in proc.stdout
     assert list(tmp_path.iterdir()) == []

@@ -61,6 +61,7 @@ def test_catalog_filters(archive, tmp_path):
     [
         ({"years": "2019-20x"}, "--years"),
         ({"input_bands": "C11,C99"}, "C99"),
+        ({"input_bands": "C11,C13,11"}, "--input-bands: duplicate bands C11"),
         ({"target_bands": "C13"}, "both input and target"),
         ({"every": "5sec"}, "--every"),
         ({"sector": "M3"}, "--sector"),

@@ -43,7 +43,8 @@ def test_overrides_and_flat_params():
     "override,culprit",
     [
         ("model.chh=3", "model.chh"),
-        ("data.patch_size=36", "patch_size"),
+        ("data.patch_size=37", "patch_size"),  # tiny's ch_mult [1, 2] downsamples by 2
+        ("data.patch_size=100 model.ch_mult=[1,1,2,2,4]", "multiple of the model's downsampling"),
         ("loss.disc_weight=-1", "loss.disc_weight"),
         ("optim.betas=[0.5]", "optim.betas"),
         ("data.input_bands=[C11,C13]", "in_channels"),
@@ -54,8 +55,19 @@ def test_overrides_and_flat_params():
 )
 def test_bad_values_fail_naming_the_field(override, culprit):
     with pytest.raises(ConfigError) as err:
-        load_config(CONFIGS / "tiny.yaml", [override])
+        load_config(CONFIGS / "tiny.yaml", override.split())
     assert culprit in str(err.value) and "\n" not in str(err.value)
+
+
+def test_patch_size_follows_the_models_own_downsampling():
+    """The one rule is the model's: a multiple of 2 ** (len(ch_mult) - 1), not a fixed 8. The
+    paper's model (16) refuses 264, a multiple of 8; tiny's (2) takes 36, which is not."""
+    with pytest.raises(ConfigError, match="data.patch_size=264 is not a multiple of the model's "
+                       "downsampling 16"):  # fmt: skip
+        load_config(CONFIGS / "paper.yaml", ["data.patch_size=264"])
+    assert load_config(CONFIGS / "tiny.yaml", ["data.patch_size=36"]).data.patch_size == 36
+    deep = load_config(CONFIGS / "tiny.yaml", ["model.ch_mult=[1,1,2,2,4]", "data.patch_size=48"])
+    assert deep.data.patch_size % deep.model.downsampling == 0
 
 
 def test_config_file_with_a_renamed_key_still_loads(tmp_path):
