@@ -10,9 +10,12 @@ PYTEST_ARGS ?=
 
 # Environment for the test run and the demo: DeepSpeed on CPU, one OpenMP thread per rank,
 # torch.distributed (gloo) on loopback, no HDF5 file locks (network file systems),
-# and the venv's bin first on PATH so its `mpiexec` (PyPI mpich) is found.
+# the venv's bin first on PATH so its `mpiexec` (PyPI mpich) is found, and DeepSpeed's CPU
+# shared-memory op JIT-built once per venv: in the shared ~/.cache, two venvs in use at once
+# (two clones) rebuild it in turn, a minute or two at each trainer start.
 TEST_ENV := DS_ACCELERATOR=cpu OMP_NUM_THREADS=1 GLOO_SOCKET_IFNAME=lo \
-	HDF5_USE_FILE_LOCKING=FALSE PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+	HDF5_USE_FILE_LOCKING=FALSE PATH="$(CURDIR)/$(VENV)/bin:$$PATH" \
+	TORCH_EXTENSIONS_DIR="$(CURDIR)/$(VENV)/torch_extensions"
 
 .PHONY: venv test test-fast demo lint clean
 

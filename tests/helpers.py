@@ -310,7 +310,10 @@ def mlflow_runs(tracking_uri: str, experiment: str = "hpc-vqvae", name: str | No
 # --- the Slurm test cluster -------------------------------------------------------------------
 
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL"}
-JOB_STEPS = 12  # long enough to preempt a training job mid-run
+# A test preempts a training job once PREEMPT_AT steps are logged; the signal must then reach
+# it (poll, scancel, slurmd) before its last step: 18 steps of ~0.2-0.4 s here, not 9.
+JOB_STEPS = 20
+PREEMPT_AT = 2
 TRAIN_SCRIPT = REPO / "slurm" / "train_multinode.sh"
 
 

@@ -4,8 +4,8 @@ Debian's own packages: munge, MariaDB, slurmdbd (so that ``sacct``, which submit
 real accounting), slurmctld and two ``slurmd -N n1/n2`` on 127.0.0.1 posing as two nodes
 (Slurm's build has MULTIPLE_SLURMD). Everything lives under one folder, on free ports, with
 its own munge socket, so nothing of the host's is touched except two ``/etc/hosts`` names
-(n1, n2), added only when missing and removed again. Only processes started here are stopped,
-by their recorded PIDs.
+(n1, n2), added when missing (or only lent by another test cluster's line) and removed again,
+this cluster's own line only. Only processes started here are stopped, by their recorded PIDs.
 
     python -m tests.slurm_cluster up DIR     # prints the SLURM_CONF to export
     python -m tests.slurm_cluster down DIR
@@ -283,23 +283,32 @@ class SlurmCluster:
         return proc.returncode == 0 and all(states.get(n) == "idle" for n in NODES)
 
     # -- /etc/hosts ------------------------------------------------------------------------
+    @property
+    def _hosts_mark(self) -> str:
+        """This cluster's own mark: a second test cluster (another test run at the same time)
+        adds and removes its own line, so that neither takes n1/n2 from the other's jobs."""
+        return f"{HOSTS_MARK} {self.root}"
+
     def _hosts_add(self) -> None:
         """n1/n2 must resolve: jobs take MASTER_ADDR from ``scontrol show hostnames``."""
+        lines = Path("/etc/hosts").read_text().splitlines()
+        lent = {n for ln in lines if HOSTS_MARK in ln for n in ln.split("#")[0].split()[1:]}
         missing = []
         for n in NODES:
             try:
                 socket.gethostbyname(n)
+                if n in lent:  # by another test cluster's line: gone when that one stops
+                    missing.append(n)
             except OSError:
                 missing.append(n)
         if missing:
             with open("/etc/hosts", "a") as f:
-                f.write(f"127.0.0.1 {' '.join(missing)} {HOSTS_MARK}\n")
+                f.write(f"127.0.0.1 {' '.join(missing)} {self._hosts_mark}\n")
 
-    @staticmethod
-    def _hosts_remove() -> None:
+    def _hosts_remove(self) -> None:
         hosts = Path("/etc/hosts")
         lines = hosts.read_text().splitlines(keepends=True)
-        kept = [line for line in lines if HOSTS_MARK not in line]
+        kept = [line for line in lines if not line.rstrip().endswith(self._hosts_mark)]
         if kept != lines:
             hosts.write_text("".join(kept))
 

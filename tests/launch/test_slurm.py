@@ -14,6 +14,7 @@ import pytest
 
 from tests.helpers import (
     JOB_STEPS,
+    PREEMPT_AT,
     TINY,
     TRAIN_SCRIPT,
     job_env,
@@ -105,12 +106,12 @@ def test_sbatch_preemption_requeues_and_resumes_exactly(
     )
     job = _submit_script(tmp_path, env)  # submitter mode: resources from the environment
     run_dir = tmp_path / "runs" / f"hpc-vqvae-{job}"
-    wait_for_steps(run_dir / "metrics.jsonl", 3)
+    wait_for_steps(run_dir / "metrics.jsonl", PREEMPT_AT)
     command, said = PREEMPTIONS[how]
     slurm_cmd(env, *command, job)
     assert wait_for_job(env, job) == "COMPLETED"
     history = slurm_cmd(env, "sacct", "-X", "-D", "-n", "-P", "-j", job, "-o", "State")
-    assert history.split() == ["REQUEUED", "COMPLETED"]
+    assert history.split() == ["REQUEUED", "COMPLETED"], history  # COMPLETED alone: too late
     log = (tmp_path / "logs" / f"hpc-vqvae-{job}.out").read_text()
     assert said in log and "(restart 1)" in log
     rank0 = (tmp_path / "logs" / f"hpc-vqvae-{job}" / "rank-0.log").read_text()
@@ -153,11 +154,11 @@ def test_submitit_preemption_checkpoints_on_all_ranks(slurm, train_store, refere
     proc = _launch(env, tmp_path, train_store, uri, "--nodes", "2", "--no-wait")
     assert proc.returncode == 0, proc.stderr
     job = re.search(r"submitted job (\d+)", proc.stdout).group(1)
-    wait_for_steps(tmp_path / "run" / "metrics.jsonl", 3)
+    wait_for_steps(tmp_path / "run" / "metrics.jsonl", PREEMPT_AT)
     slurm_cmd(env, "scancel", "--signal=USR2", job)
     assert wait_for_job(env, job) == "COMPLETED"
     history = slurm_cmd(env, "sacct", "-X", "-D", "-n", "-P", "-j", job, "-o", "State")
-    assert history.split() == ["REQUEUED", "COMPLETED"]
+    assert history.split() == ["REQUEUED", "COMPLETED"], history  # COMPLETED alone: too late
     result = submitit.SlurmJob(tmp_path / "submitit" / job, job, tasks=(0, 1)).results()
     assert [r["status"] for r in result] == ["FINISHED", "FINISHED"]
     ckpts = sorted(p.name for p in (tmp_path / "run" / "checkpoints").iterdir())

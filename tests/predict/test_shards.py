@@ -64,6 +64,9 @@ def _assert_same_store(got: Path, want: Path) -> None:
     assert [p.name for p in got.parent.iterdir()] == [got.name], "nothing else left behind"
 
 
+@pytest.mark.slow
+@pytest.mark.mpi
+@pytest.mark.deepspeed
 def test_two_ranks_write_the_store_one_rank_writes(trained, one_rank, tmp_path, mpiexec):
     out = tmp_path / "night.zarr"
     proc = _run([mpiexec, "-n", "2", *_cmd(trained, out)])
@@ -71,6 +74,8 @@ def test_two_ranks_write_the_store_one_rank_writes(trained, one_rank, tmp_path, 
     _assert_same_store(out, one_rank)
 
 
+@pytest.mark.slow
+@pytest.mark.deepspeed
 def test_a_killed_run_resumes_to_the_same_store(trained, one_rank, tmp_path):
     out = tmp_path / "night.zarr"
     partial = tmp_path / ".night.zarr.partial"
@@ -94,6 +99,7 @@ def test_a_killed_run_resumes_to_the_same_store(trained, one_rank, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.slurm
+@pytest.mark.deepspeed
 def test_slurm_predict_script_on_two_nodes(slurm, trained, one_rank, tmp_path):
     """``sbatch slurm/predict.sh`` on the two-node test cluster (one task a node, srun)."""
     out = tmp_path / "out" / "night.zarr"
