@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from hpc_vqvae.abi.synthetic import DEFAULT_BANDS
-from tests.helpers import build_store, require_real, sample_files, samples_path, write_synthetic
+from tests.helpers.real import require_real, sample_files, samples_path
+from tests.helpers.stores import build_store, write_synthetic
 from tests.s3_server import S3Server, S3Unavailable
 from tests.slurm_cluster import ClusterUnavailable, SlurmCluster
 

@@ -14,7 +14,8 @@ from pydantic import BaseModel, Field
 from pydantic_core import PydanticUndefined
 
 from hpc_vqvae import config_docs
-from tests.helpers import REPO, readme_commands, readme_section
+from tests.helpers.readme import readme_commands, readme_section
+from tests.helpers.real import REPO
 
 PAGE = REPO / "docs" / "config.md"
 # | `key` | type (escaped pipes inside) | default | meaning |

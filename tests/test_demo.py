@@ -11,7 +11,9 @@ import sys
 import pytest
 import xarray as xr
 
-from tests.helpers import REPO, losses, mlflow_runs, read_metrics, train_env
+from tests.helpers.real import REPO
+from tests.helpers.tracking import mlflow_runs
+from tests.helpers.training import losses, read_metrics, train_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.mpi, pytest.mark.deepspeed]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers.real import REPO
 
 PACKAGE = REPO / "hpc_vqvae"
 # Stage of each top-level part: a module may import its own stage and earlier ones. Equal

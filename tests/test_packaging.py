@@ -8,7 +8,7 @@ import sys
 
 import yaml
 
-from tests.helpers import REPO
+from tests.helpers.real import REPO
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -22,15 +22,10 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
-from tests.helpers import (
-    REPO,
-    free_port,
-    host_alias,
-    job_env,
-    mlflow_runs,
-    readme_commands,
-    wait_for_job,
-)
+from tests.helpers.readme import readme_commands
+from tests.helpers.real import REPO, free_port, host_alias
+from tests.helpers.slurm import job_env, wait_for_job
+from tests.helpers.tracking import mlflow_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.mpi, pytest.mark.deepspeed]
 

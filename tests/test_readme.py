@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO, readme_commands, sample_files
+from tests.helpers.readme import readme_commands
+from tests.helpers.real import REPO, sample_files
 
 # The README and the reference pages it links to: one set of examples, all accounted for.
 DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
@@ -47,7 +48,7 @@ def readme_store(tmp_path_factory, mpiexec_path) -> Path:
 def mpiexec_path() -> str:
     import shutil
 
-    from tests.helpers import require_real
+    from tests.helpers.real import require_real
 
     path = shutil.which("mpiexec")
     require_real("MPI", path is not None, "mpiexec not on PATH")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from hpc_vqvae.abi import lonlat, parse_name, read_band, solar_zenith
-from tests.helpers import sample_files
+from tests.helpers.real import sample_files
 
 satpy = pytest.importorskip("satpy")
 astronomy = pytest.importorskip("pyorbital.astronomy")

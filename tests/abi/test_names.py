@@ -5,7 +5,7 @@ import pytest
 
 from hpc_vqvae.abi import ABINameError, parse_name, walk_archive
 from hpc_vqvae.abi.names import format_stamp, parse_stamp, place_in_archive
-from tests.helpers import sample_files
+from tests.helpers.real import sample_files
 
 NAME = "OR_ABI-L1b-RadM1-M6C13_G17_s20193351027275_e20193351027344_c20193351027405.nc"
 

@@ -9,7 +9,7 @@ import pytest
 
 from hpc_vqvae.abi import ABIReadError, read_band
 from hpc_vqvae.abi.reader import unpack
-from tests.helpers import sample_files
+from tests.helpers.real import sample_files
 
 
 def _sample(band: int, night: bool) -> "Path":  # noqa: F821

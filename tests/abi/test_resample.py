@@ -5,7 +5,7 @@ import pytest
 
 from hpc_vqvae.abi import ABIReadError, read_band
 from hpc_vqvae.abi.resample import block_mean, coarse_coord
-from tests.helpers import sample_files
+from tests.helpers.real import sample_files
 
 
 def test_block_mean_is_exact_and_nan_aware():

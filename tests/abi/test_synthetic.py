@@ -27,7 +27,7 @@ from hpc_vqvae.abi.synthetic import (
 )
 from hpc_vqvae.abi.synthetic.sectors import ScanFrame
 from hpc_vqvae.abi.template import band_constants, extract_header, l1b_header, strip_scan
-from tests.helpers import sample_files
+from tests.helpers.real import sample_files
 
 DAY = datetime(2019, 10, 27, 20, 0, 27, 500000)  # the real day sample's scan start
 NIGHT = datetime(2019, 10, 27, 10, 0, 27, 500000)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hpc_vqvae.data import DataConfig
-from tests.helpers import build_store
+from tests.helpers.stores import build_store
 
 
 @pytest.fixture(scope="session")

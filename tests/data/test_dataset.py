@@ -8,7 +8,7 @@ import torch
 
 from hpc_vqvae.data import DataConfig, PatchDataset, make_loader
 from hpc_vqvae.data.crops import dihedral
-from tests.helpers import expected_mask, raw
+from tests.helpers.stores import expected_mask, raw
 
 BANDS = ["C11", "C13", "C14", "C01", "C02", "C03"]
 

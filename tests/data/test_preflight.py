@@ -11,7 +11,8 @@ from hpc_vqvae.data import DataConfig
 from hpc_vqvae.data.preflight import preflight
 from hpc_vqvae.errors import UsageError
 from hpc_vqvae.store import StoreNotFound
-from tests.helpers import build_store, train_cmd, train_env
+from tests.helpers.stores import build_store
+from tests.helpers.training import train_cmd, train_env
 
 
 def test_the_summary_names_satellite_grid_and_split(make_cfg):

@@ -5,7 +5,7 @@ import zarr
 
 from hpc_vqvae.data import PatchDataset, Transform
 from hpc_vqvae.data.transform import INPUT_FILL
-from tests.helpers import raw
+from tests.helpers.stores import raw
 
 
 def test_range_maps_the_ir_range_to_unit_interval(make_cfg):

@@ -10,11 +10,8 @@ from pathlib import Path
 
 from hpc_vqvae.launch import LaunchConfig, TrainJob, make_executor, sbatch_text
 from hpc_vqvae.launch.config import minutes
-from tests.helpers import (
-    REPO,
-    TINY,
-    train_env,
-)
+from tests.helpers.real import REPO, TINY
+from tests.helpers.training import train_env
 
 GOLDEN = Path(__file__).parent / "golden" / "submitit.sbatch"
 

@@ -17,7 +17,8 @@ import pytest
 import xarray as xr
 
 from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
-from tests.helpers import REPO, job_env, slurm_cmd, wait_for_job
+from tests.helpers.real import REPO
+from tests.helpers.slurm import job_env, slurm_cmd, wait_for_job
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.mpi]
 

@@ -12,20 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import (
+from tests.helpers.real import TINY
+from tests.helpers.slurm import (
     JOB_STEPS,
     PREEMPT_AT,
-    TINY,
     TRAIN_SCRIPT,
     job_env,
     job_overrides,
-    losses,
-    mlflow_runs,
-    read_metrics,
     slurm_cmd,
     wait_for_job,
     wait_for_steps,
 )
+from tests.helpers.tracking import mlflow_runs
+from tests.helpers.training import losses, read_metrics
 
 pytestmark = [pytest.mark.slow, pytest.mark.slurm, pytest.mark.deepspeed]
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import preprocess_here, run_trainer, train_env, write_synthetic
+from tests.helpers.stores import preprocess_here, write_synthetic
+from tests.helpers.training import run_trainer, train_env
 
 # Its 500 steps are the point: a few minutes on 2 idle cores, but 15 with other jobs on them
 # (store, then 400 of 500 steps, in a baseline run here): past the suite's 900 s limit.

@@ -3,7 +3,7 @@ import torch
 
 from hpc_vqvae.model import ModelConfig, VQModel, build_discriminator
 from hpc_vqvae.train.config import load_config
-from tests.helpers import REPO
+from tests.helpers.real import REPO
 
 TINY = ModelConfig(
     ch=16,

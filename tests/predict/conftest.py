@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from hpc_vqvae.abi.names import walk_archive
-from tests.helpers import preprocess_here, run_trainer, small_run, write_synthetic
+from tests.helpers.stores import preprocess_here, write_synthetic
+from tests.helpers.training import run_trainer, small_run
 
 BANDS = ["C05", "C13", "C14"]
 REGISTERED = "night-visible"  # the model registry name the trainer registers the model as

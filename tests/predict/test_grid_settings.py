@@ -16,7 +16,8 @@ from hpc_vqvae.abi.grid import GridSettings, grid_scan
 from hpc_vqvae.model.translator import Translator
 from hpc_vqvae.predict.sources import find_scan, read_scan
 from hpc_vqvae.store import Store
-from tests.helpers import preprocess_here, train_env
+from tests.helpers.stores import preprocess_here
+from tests.helpers.training import train_env
 
 from .conftest import BANDS, FLAGGED, HOLES, NIGHT, SETTINGS
 

@@ -13,7 +13,8 @@ from hpc_vqvae.abi.names import place_in_archive
 from hpc_vqvae.abi.projection import FixedGridProjection
 from hpc_vqvae.model.translator import Translator
 from hpc_vqvae.store import Store
-from tests.helpers import cf_errors, sample_files, train_env
+from tests.helpers.real import cf_errors, sample_files
+from tests.helpers.training import train_env
 
 from .conftest import BANDS, REGISTERED
 

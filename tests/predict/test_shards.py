@@ -16,7 +16,9 @@ import xarray as xr
 import zarr
 
 from hpc_vqvae.predict.shards import DONE, my_shards, n_shards
-from tests.helpers import REPO, free_port, job_env, slurm_cmd, train_env, wait_for_job
+from tests.helpers.real import REPO, free_port
+from tests.helpers.slurm import job_env, slurm_cmd, wait_for_job
+from tests.helpers.training import train_env
 
 PREDICT_SCRIPT = REPO / "slurm" / "predict.sh"
 

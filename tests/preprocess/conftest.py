@@ -8,7 +8,7 @@ import pytest
 
 from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
 from hpc_vqvae.abi.synthetic.sectors import scan_times
-from tests.helpers import REPO
+from tests.helpers.real import REPO
 
 START, END = (2019, 12, 31), (2020, 1, 1)  # two years, 16 scans every 3 h
 

@@ -18,7 +18,8 @@ import zarr
 from hpc_vqvae.abi import read_band
 from hpc_vqvae.abi.names import place_in_archive
 from hpc_vqvae.outputs import Lock
-from tests.helpers import REPO, load_store, preprocess_cmd, run_preprocess, sample_files
+from tests.helpers.real import REPO, sample_files
+from tests.helpers.stores import load_store, preprocess_cmd, run_preprocess
 
 pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 

@@ -12,7 +12,7 @@ import pytest
 from hpc_vqvae.abi import read_band
 from hpc_vqvae.abi.names import parse_name, place_in_archive
 from hpc_vqvae.store import Store
-from tests.helpers import load_store, run_preprocess
+from tests.helpers.stores import load_store, run_preprocess
 
 pytestmark = [pytest.mark.slow, pytest.mark.mpi]
 

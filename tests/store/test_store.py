@@ -14,7 +14,7 @@ from hpc_vqvae.abi.epoch import J2000
 from hpc_vqvae.abi.projection import FixedGridProjection
 from hpc_vqvae.data import DataConfig, PatchDataset
 from hpc_vqvae.store import Store, StoreError, StoreNotFound, layout
-from tests.helpers import load_store, preprocess_here
+from tests.helpers.stores import load_store, preprocess_here
 
 
 def test_time_is_int64_microseconds_since_j2000(train_store):

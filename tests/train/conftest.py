@@ -1,6 +1,7 @@
 import pytest
 
-from tests.helpers import free_port, start_mlflow_server, stop_mlflow_server
+from tests.helpers.real import free_port
+from tests.helpers.tracking import start_mlflow_server, stop_mlflow_server
 
 
 @pytest.fixture(scope="module")

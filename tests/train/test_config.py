@@ -3,7 +3,7 @@ import pytest
 from hpc_vqvae.abi.bands import SECTOR_SHAPE_2KM
 from hpc_vqvae.train.config import ConfigError, OptimConfig, load_config
 from hpc_vqvae.train.schedule import lr_factor
-from tests.helpers import REPO
+from tests.helpers.real import REPO
 
 CONFIGS = REPO / "configs"
 

@@ -12,7 +12,8 @@ from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator
 from hpc_vqvae.train import speed
 from hpc_vqvae.train.config import load_config
 from hpc_vqvae.train.steps import train_step
-from tests.helpers import TINY, read_metrics, run_trainer, small_run
+from tests.helpers.real import TINY
+from tests.helpers.training import read_metrics, run_trainer, small_run
 
 # the GAN from the first step, with attention blocks (tiny has none) so both regions are used
 OVERRIDES = ["loss.disc_start=0", "model.attention=true", "data.store=unused.zarr"]

@@ -7,7 +7,8 @@ from mlflow.tracking import MlflowClient
 
 from hpc_vqvae.train import tracking
 from hpc_vqvae.train.tracking import Tracker
-from tests.helpers import free_port, start_mlflow_server, stop_mlflow_server
+from tests.helpers.real import free_port
+from tests.helpers.tracking import start_mlflow_server, stop_mlflow_server
 
 pytestmark = pytest.mark.slow
 

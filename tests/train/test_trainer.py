@@ -19,10 +19,10 @@ from hpc_vqvae.model import load_generator
 from hpc_vqvae.train import checkpoint
 from hpc_vqvae.train.__main__ import EXIT_REQUEUE
 from hpc_vqvae.train.config import load_config
-from tests.helpers import (
-    REPO,
+from tests.helpers.real import REPO
+from tests.helpers.tracking import mlflow_runs
+from tests.helpers.training import (
     losses,
-    mlflow_runs,
     read_metrics,
     run_trainer,
     small_run,
