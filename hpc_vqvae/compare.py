@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import outputs
+from . import outputs, tracking
 from .errors import UsageError
 
 HIGHER_IS_BETTER = ("ssim", "psnr", "samples_per_s")
@@ -135,21 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plot", type=Path, help="write the metric curves to this PNG")
     p.add_argument("--tracking-uri", help="default: $MLFLOW_TRACKING_URI")
     args = p.parse_args(argv)
-    from mlflow.tracking import MlflowClient
-
+    uri = tracking.resolve(args.tracking_uri)
     try:
         outputs.check_plot(args.plot)
+        if uri is not None:
+            tracking.require(uri)
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-
-    db = (args.tracking_uri or "").removeprefix("sqlite:///")
-    if args.tracking_uri and args.tracking_uri.startswith("sqlite:///") and not Path(db).is_file():
-        print(
-            f"error: --tracking-uri {args.tracking_uri}: no such MLflow database", file=sys.stderr
-        )
-        return 2
-    client = MlflowClient(tracking_uri=args.tracking_uri)
+    client = tracking.client(uri)
     runs = collect(client, args.experiment, args.runs, args.metrics)
     if not runs:
         print(f"error: experiment(s) {', '.join(args.experiment)} have no runs", file=sys.stderr)

@@ -62,8 +62,8 @@ def follow(job, poll_s: float = 1.0) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
     from ..data.preflight import preflight
+    from ..tracking import for_training
     from ..train.config import check_files, load_config
-    from ..train.tracking import default_uri
     from .config import LaunchConfig, minutes
     from .executor import make_executor, require_slurm, sbatch_text
     from .job import TrainJob
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  logs     {job.paths.stdout} (.err beside it; one pair per task)")
     print(f"  run dir  {run_dir.resolve()}")
     print(f"  data     {data}")
-    uri = default_uri(run_dir, train_cfg.train.tracking_uri)
+    uri = for_training(run_dir, train_cfg.train.tracking_uri)
     print(f"  MLflow   experiment {train_cfg.train.experiment!r}, run {run_dir.name!r} at {uri}")
     if not args.wait:
         return 0

@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
     from ..data.preflight import preflight
     from ..errors import UsageError
+    from ..world import detect
     from .config import check_files, load_config
-    from .world import detect
 
     try:
         cfg = load_config(args.config, args.overrides)
