@@ -11,7 +11,6 @@ from .. import tracking
 from ..errors import UsageError
 from ..model import export_path
 from ..model.exported import is_export
-from ..tracking import RUN_DIR_TAG
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -73,10 +72,10 @@ def _mlflow_run_dir(run_id: str, uri: str) -> Path:
         raise UsageError(f"MLflow at {uri} did not answer ({err.error_code}: {first})") from None
     except Exception as err:  # noqa: BLE001 (e.g. a database that is not MLflow's)
         raise UsageError(f"MLflow at {uri}: {type(err).__name__}") from None
-    run_dir = run.data.tags.get(RUN_DIR_TAG)
+    run_dir = run.data.tags.get(tracking.RUN_DIR_TAG)
     if not run_dir:
         raise UsageError(
-            f"MLflow run {run_id} has no tag {RUN_DIR_TAG} (trained before it was recorded): "
-            "pass the run dir"
+            f"MLflow run {run_id} has no tag {tracking.RUN_DIR_TAG} (trained before it was "
+            "recorded): pass the run dir"
         )
     return Path(run_dir)
