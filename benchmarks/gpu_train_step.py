@@ -37,7 +37,7 @@ from hpc_vqvae.train import speed
 from hpc_vqvae.train.config import Config, load_config
 from hpc_vqvae.train.engines import build_engines, precision
 from hpc_vqvae.train.steps import train_step
-from hpc_vqvae.train.world import World, setup
+from hpc_vqvae.world import World, setup
 
 REPO = Path(__file__).resolve().parents[1]
 

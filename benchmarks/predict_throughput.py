@@ -19,13 +19,14 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from hpc_vqvae.world import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -61,12 +62,6 @@ def build(root: Path, scans: int) -> tuple[Path, Path]:
     return store, run_dir
 
 
-def port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def predict_s(
     store: Path, run_dir: Path, out: Path, ranks: int, threads: int, batch: int
 ) -> tuple[float, float]:
@@ -77,7 +72,7 @@ def predict_s(
     cmd = [sys.executable, *map(str, args)]
     if ranks > 1:
         cmd = [shutil.which("mpiexec") or "mpiexec", "-n", str(ranks), *cmd]
-    env = dict(os.environ, MASTER_PORT=str(port()), GLOO_SOCKET_IFNAME="lo")
+    env = dict(os.environ, MASTER_PORT=str(free_port()), GLOO_SOCKET_IFNAME="lo")
     env.pop("OMP_NUM_THREADS", None)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)

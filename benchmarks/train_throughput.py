@@ -12,13 +12,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
+
+from hpc_vqvae.world import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -49,12 +50,6 @@ def build_store(root: Path) -> Path:
     return root / "s.zarr"
 
 
-def port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def run(store: Path, out: Path, ranks: int, stage: int, steps: int) -> dict:
     overrides = [
         f"data.store={store}",
@@ -74,7 +69,7 @@ def run(store: Path, out: Path, ranks: int, stage: int, steps: int) -> dict:
         "-m",
         "torch.distributed.run",
         f"--nproc_per_node={ranks}",
-        f"--master_port={port()}",
+        f"--master_port={free_port()}",
         "-m",
         "hpc_vqvae.train",
         "--config",

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from . import outputs
+from . import outputs, tracking
 from .cli import exit_code
 from .errors import UsageError
 
@@ -140,13 +140,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from mlflow.tracking import MlflowClient
-
+    uri = tracking.resolve(args.tracking_uri)
     outputs.check_plot(args.plot)
-    db = (args.tracking_uri or "").removeprefix("sqlite:///")
-    if args.tracking_uri and args.tracking_uri.startswith("sqlite:///") and not Path(db).is_file():
-        raise UsageError(f"--tracking-uri {args.tracking_uri}: no such MLflow database")
-    client = MlflowClient(tracking_uri=args.tracking_uri)
+    if uri is not None:
+        tracking.require(uri)
+    client = tracking.client(uri)
     runs = collect(client, args.experiment, args.runs, args.metrics)
     if not runs:
         raise UsageError(f"experiment(s) {', '.join(args.experiment)} have no runs")

@@ -7,38 +7,35 @@ masters of a bf16 run, not its rounded copies."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from .cli import exit_code
 from .errors import UsageError
 from .model.exported import save_export
-from .train import checkpoint
+from .runs import layout
+from .train.checkpoint import checkpoint_fp32_weights
 
 
 def export(run_dir: Path, step: int | None = None, output: Path | None = None) -> Path:
-    if not (run_dir / checkpoint.RUN_RECORD).is_file():
-        raise UsageError(f"{run_dir}: not a training run dir (no {checkpoint.RUN_RECORD})")
-    path = checkpoint.step_dir(run_dir, step) if step is not None else checkpoint.latest(run_dir)
-    if path is None or not (path / "COMPLETE").is_file():
-        have = sorted(p.parent.name for p in (run_dir / "checkpoints").glob("step_*/COMPLETE"))
+    if not layout.is_run_dir(run_dir):
+        raise UsageError(f"{run_dir}: not a training run dir (no {layout.RUN_RECORD})")
+    path = layout.step_dir(run_dir, step) if step is not None else layout.latest(run_dir)
+    if path is None or not layout.is_complete(path):
+        have = [p.name for p in layout.complete(run_dir)]
         raise UsageError(
             f"{run_dir}: no complete checkpoint {'at step ' + str(step) if step else ''} "
             f"(it has {', '.join(have) or 'none'})"
         )
     try:
-        weights = checkpoint.checkpoint_fp32_weights(path)
+        weights = checkpoint_fp32_weights(path)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    state = json.loads((path / "state.json").read_text())
-    meta = {
-        **json.loads((run_dir / checkpoint.RUN_RECORD).read_text()),
-        "step": state["step"],
-        "mlflow_run_id": state.get("mlflow_run_id"),
-        "source_checkpoint": str(path.resolve()),
-    }
-    return save_export(output or run_dir / "exports" / path.name, weights, meta)
+    state = layout.read_state(path)
+    meta = layout.export_meta(
+        run_dir, state["step"], state.get("mlflow_run_id"), source_checkpoint=str(path.resolve())
+    )
+    return save_export(output or run_dir / layout.EXPORTS / path.name, weights, meta)
 
 
 def main(argv: list[str] | None = None) -> int:

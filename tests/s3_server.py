@@ -14,7 +14,6 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,15 +21,11 @@ import urllib.request
 from collections.abc import Iterable
 from pathlib import Path
 
+from hpc_vqvae.world import free_port
+
 
 class S3Unavailable(RuntimeError):
     """moto's server cannot run here (the reason is the message)."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class S3Server:
@@ -50,7 +45,7 @@ class S3Server:
         if exe is None:
             raise S3Unavailable("no moto_server in the venv (pip install 'moto[server]')")
         self.root.mkdir(parents=True, exist_ok=True)
-        port = _free_port()
+        port = free_port()
         log = (self.root / "moto.log").open("w")
         proc = subprocess.Popen(
             [exe, "-H", "127.0.0.1", "-p", str(port)],

@@ -16,8 +16,11 @@ PACKAGE = REPO / "hpc_vqvae"
 STAGES = {
     "errors": 0,
     "distributed": 0,
+    "world": 0,
     "cli": 1,
     "outputs": 1,
+    "tracking": 1,
+    "runs": 2,
     "abi": 1,
     "store": 2,
     "fetch": 2,
@@ -59,7 +62,32 @@ def _imports(path: Path) -> set[str]:
             else:
                 name = node.module or ""
             found.add(name)
+            found.update(f"{name}.{a.name}" for a in node.names if _file(f"{name}.{a.name}"))
     return {m for m in found if m.startswith("hpc_vqvae.")}
+
+
+def _file(module: str) -> Path | None:
+    """The file Python runs for ``module``, if it is one of the package's modules."""
+    where = REPO / Path(*module.split("."))
+    for path in (where.with_suffix(".py"), where / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def _reached(path: Path) -> set[str]:
+    """Every hpc_vqvae module that importing ``path`` can run, through any chain of imports
+    (each module's packages included, whose ``__init__`` runs first)."""
+    seen: set[str] = set()
+    todo = [path]
+    while todo:
+        for name in _imports(todo.pop()):
+            parts = name.split(".")
+            for module in (".".join(parts[:n]) for n in range(2, len(parts) + 1)):
+                if module not in seen and (found := _file(module)):
+                    seen.add(module)
+                    todo.append(found)
+    return seen
 
 
 def _modules() -> list[Path]:
@@ -82,6 +110,27 @@ def test_no_stage_imports_a_later_or_sibling_one(path):
     here = _part(".".join(path.relative_to(REPO).with_suffix("").parts))
     wrong = [m for m in _imports(path) if _part(m) != here and STAGES[_part(m)] >= STAGES[here]]
     assert not wrong, f"{path.relative_to(REPO)} (stage {here}) imports {wrong}"
+
+
+def test_the_checker_sees_modules_imported_by_name():
+    """``from .. import tracking`` imports a module, as ``from ..tracking import x`` does."""
+    assert "hpc_vqvae.tracking" in _imports(PACKAGE / "predict" / "checkpoint.py")
+    assert "hpc_vqvae.distributed" in _reached(PACKAGE / "train" / "loop.py")
+
+
+INFERENCE = ("predict", "evaluate")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _modules() if p.relative_to(PACKAGE).parts[0] in INFERENCE],
+    ids=lambda p: str(p.relative_to(PACKAGE)),
+)
+def test_inference_never_imports_the_trainer(path):
+    """Prediction and evaluation load an export: the trainer (and DeepSpeed with it) is not
+    theirs to import, directly or through another module."""
+    wrong = sorted(m for m in _reached(path) if _part(m) == "train")
+    assert not wrong, f"{path.relative_to(REPO)} imports the trainer: {wrong}"
 
 
 def test_modules_are_small():

@@ -22,8 +22,9 @@ from pathlib import Path
 import pytest
 import xarray as xr
 
+from hpc_vqvae.world import free_port
 from tests.helpers.readme import readme_commands
-from tests.helpers.real import REPO, free_port, host_alias
+from tests.helpers.real import REPO, host_alias
 from tests.helpers.slurm import job_env, wait_for_job
 from tests.helpers.tracking import mlflow_runs
 

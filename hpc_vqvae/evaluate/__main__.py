@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -42,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from .. import outputs
     from ..cli import exit_code
-    from ..train.world import detect
+    from ..world import detect
 
     world = detect()
 
@@ -93,7 +92,7 @@ def _run(args, world) -> tuple[dict, dict]:
         sel = by_split(model, args.store, args.split)
         model.check_store(sel.store)
     if world.size > 1:
-        from ..train.world import setup
+        from ..world import setup
 
         setup(world, engines=False)
     lpips, reason = _lpips(model)
@@ -133,17 +132,15 @@ def _log_to_mlflow(report: dict, meta: dict, args) -> str | None:
     run_id = meta.get("mlflow_run_id")
     if not run_id:
         return "not logged to MLflow: the checkpoint names no run"
-    # the run's own backend before the environment's: the run is there, whatever else is set
-    uri = args.tracking_uri or meta.get("tracking_uri") or os.environ.get("MLFLOW_TRACKING_URI")
-    if uri is None:
-        return "not logged to MLflow: give --tracking-uri (or MLFLOW_TRACKING_URI)"
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        return f"not logged to MLflow: {uri} does not exist here"
-    from mlflow.tracking import MlflowClient
-
+    from .. import tracking
     from .report import mlflow_metrics
 
-    client = MlflowClient(tracking_uri=uri)
+    uri = tracking.resolve(args.tracking_uri, recorded=meta.get("tracking_uri"))
+    if uri is None:
+        return "not logged to MLflow: give --tracking-uri (or MLFLOW_TRACKING_URI)"
+    if tracking.missing_db(uri):
+        return f"not logged to MLflow: {uri} does not exist here"
+    client = tracking.client(uri)
     for key, value in mlflow_metrics(report).items():
         client.log_metric(run_id, key, value, step=int(meta.get("step", 0)))
     if args.plot:

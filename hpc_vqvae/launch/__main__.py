@@ -77,8 +77,8 @@ def _launch(args: argparse.Namespace) -> int:
     anything is queued or written."""
     from ..data.preflight import preflight
     from ..errors import UsageError
+    from ..tracking import for_training
     from ..train.config import check_files, load_config
-    from ..train.tracking import default_uri
     from .config import LaunchConfig, minutes
     from .executor import make_executor, require_slurm, sbatch_text
     from .job import TrainJob
@@ -107,7 +107,7 @@ def _launch(args: argparse.Namespace) -> int:
     print(f"  logs     {job.paths.stdout} (.err beside it; one pair per task)")
     print(f"  run dir  {run_dir.resolve()}")
     print(f"  data     {data}")
-    uri = default_uri(run_dir, train_cfg.train.tracking_uri)
+    uri = for_training(run_dir, train_cfg.train.tracking_uri)
     print(f"  MLflow   experiment {train_cfg.train.experiment!r}, run {run_dir.name!r} at {uri}")
     return _wait(job) if args.wait else 0
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from ..runs.layout import EXPORT_DIR
 from .config import ModelConfig
 from .vqgan import VQModel
 
-EXPORT_DIR = "generator"  # in a run dir
 WEIGHTS, META = "model.safetensors", "config.json"
 LEGACY = "generator.pt"
 

@@ -4,15 +4,13 @@ run id (through the run dir the trainer tags), or an MLflow model URI (``runs:/`
 
 from __future__ import annotations
 
-import logging
-import os
 import re
 from pathlib import Path
 
+from .. import tracking
 from ..errors import UsageError
 from ..model import export_path
 from ..model.exported import is_export
-from ..train.tracking import RUN_DIR_TAG
 
 RUN_ID = re.compile(r"[0-9a-f]{32}")
 
@@ -27,13 +25,14 @@ def resolve_checkpoint(arg: str, tracking_uri: str | None) -> Path:
     path = Path(arg)
     if path.exists() or not (RUN_ID.fullmatch(arg) or MODEL_URI.fullmatch(arg)):
         return path
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    uri = tracking.resolve(tracking_uri)
     if not uri:
         raise UsageError(
             f"--checkpoint {arg}: no such path; as an MLflow run id or model URI it needs "
             "--tracking-uri or MLFLOW_TRACKING_URI"
         )
-    _check_uri(uri)
+    tracking.require(uri)
+    tracking.quiet()
     if MODEL_URI.fullmatch(arg):
         return _download_model(arg, uri)
     run_dir = _mlflow_run_dir(arg, uri)
@@ -45,15 +44,6 @@ def resolve_checkpoint(arg: str, tracking_uri: str | None) -> Path:
     return run_dir
 
 
-def _check_uri(uri: str) -> None:
-    if uri.startswith("sqlite:///") and not Path(uri.removeprefix("sqlite:///")).is_file():
-        raise UsageError(f"--tracking-uri {uri}: no such MLflow database")  # not create one
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
-    for name in ("mlflow", "alembic"):  # their INFO lines would bury a one-line error
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def _download_model(model_uri: str, uri: str) -> Path:
     """The logged model's files (cached by MLflow's download), and in them the export."""
     from mlflow.artifacts import download_artifacts
@@ -63,7 +53,7 @@ def _download_model(model_uri: str, uri: str) -> Path:
     except Exception as err:  # noqa: BLE001 (no such run, model or version; server down)
         first = str(err).splitlines()[0][:200] if str(err) else type(err).__name__
         raise UsageError(f"--checkpoint {model_uri}: not found at {uri} ({first})") from None
-    export = local / "artifacts" / "generator"
+    export = tracking.logged_export(local)
     if not is_export(export_path(export)):
         raise UsageError(f"--checkpoint {model_uri}: not a generator logged by the trainer")
     return export
@@ -72,10 +62,9 @@ def _download_model(model_uri: str, uri: str) -> Path:
 def _mlflow_run_dir(run_id: str, uri: str) -> Path:
     """The run folder recorded in the run's tags; every failure on the way is one line."""
     from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
 
     try:
-        run = MlflowClient(tracking_uri=uri).get_run(run_id)
+        run = tracking.client(uri).get_run(run_id)
     except MlflowException as err:
         if err.error_code == "RESOURCE_DOES_NOT_EXIST":
             raise UsageError(f"--checkpoint {run_id}: no such MLflow run at {uri}") from None
@@ -83,10 +72,10 @@ def _mlflow_run_dir(run_id: str, uri: str) -> Path:
         raise UsageError(f"MLflow at {uri} did not answer ({err.error_code}: {first})") from None
     except Exception as err:  # noqa: BLE001 (e.g. a database that is not MLflow's)
         raise UsageError(f"MLflow at {uri}: {type(err).__name__}") from None
-    run_dir = run.data.tags.get(RUN_DIR_TAG)
+    run_dir = run.data.tags.get(tracking.RUN_DIR_TAG)
     if not run_dir:
         raise UsageError(
-            f"MLflow run {run_id} has no tag {RUN_DIR_TAG} (trained before it was recorded): "
-            "pass the run dir"
+            f"MLflow run {run_id} has no tag {tracking.RUN_DIR_TAG} (trained before it was "
+            "recorded): pass the run dir"
         )
     return Path(run_dir)

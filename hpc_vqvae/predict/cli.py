@@ -29,7 +29,7 @@ from ..abi.selection import ArchiveSelection, satellite_help
 from ..cli import default, exit_code
 from ..errors import UsageError
 from ..model.translator import Translator
-from ..train.world import detect, setup
+from ..world import detect, setup
 from . import shards
 from .cf import RangeLayout, scan_dataset
 from .checkpoint import resolve_checkpoint
@@ -154,17 +154,8 @@ def _join_ranks(device: str) -> str:
         return device
     device = setup(world, engines=False)
     if device == "cpu" and "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // _ranks_on_this_node()))
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0)) // world.local_size))
     return device
-
-
-def _ranks_on_this_node() -> int:
-    """From the launcher: torchrun, Open MPI, MPICH/Hydra. Under srun each task's affinity is
-    already its own share of the cores, so it counts as one."""
-    for name in ("LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"):
-        if os.environ.get(name, "").isdigit():
-            return max(1, int(os.environ[name]))
-    return 1
 
 
 def parser() -> argparse.ArgumentParser:

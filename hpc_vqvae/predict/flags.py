@@ -7,6 +7,8 @@ import argparse
 
 import torch
 
+from ..tracking import MODEL_ARTIFACT
+
 
 def model_flags(tracking_default: str = "$MLFLOW_TRACKING_URI") -> argparse.ArgumentParser:
     """An argparse parent; ``tracking_default`` says where the command looks without one."""
@@ -15,7 +17,7 @@ def model_flags(tracking_default: str = "$MLFLOW_TRACKING_URI") -> argparse.Argu
         "--checkpoint",
         required=True,
         help="a finished training run dir, an export (python -m hpc_vqvae.export), the run's "
-        "MLflow run id, or its MLflow model (runs:/RUN_ID/generator, models:/NAME/VERSION)",
+        f"MLflow run id, or its MLflow model (runs:/RUN_ID/{MODEL_ARTIFACT}, models:/NAME/VERSION)",
     )
     p.add_argument(
         "--tracking-uri", help=f"MLflow, for a run id or model URI (default: {tracking_default})"

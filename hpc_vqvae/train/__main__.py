@@ -45,7 +45,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_intermixed_args(argv)
     from ..cli import exit_code
-    from .world import detect
+    from ..world import detect
 
     def body() -> int:
         from ..data.preflight import preflight

@@ -1,10 +1,7 @@
 """Checkpoints that every rank writes together and that resume exactly, and the export of the
-generator for inference at the end of a run.
-
-Layout: ``RUN/checkpoints/step_00000500/{generator,discriminator}/`` (one DeepSpeed save dir
-per engine: two engines in one dir overwrite each other's ``latest``), ``rng_rank{r}.pt`` and
-``state.json`` (the ``TrainState``); ``COMPLETE`` is written last, after a barrier, so a
-half-written checkpoint is never picked up by ``--resume auto``.
+generator for inference at the end of a run. Where each file goes is ``runs.layout``'s: a
+checkpoint is marked complete last, after a barrier, so ``--resume auto`` never picks up a
+half-written one.
 """
 
 from __future__ import annotations
@@ -20,12 +17,13 @@ import torch
 
 from ..data.preflight import open_for_training
 from ..distributed import barrier
-from ..model.exported import EXPORT_DIR, save_export
+from ..model.exported import save_export
+from ..runs import layout
+from ..runs.layout import DEEPSPEED_TAG as TAG
 from ..store.layout import identity
 from .config import Config
 
-TAG = "ds"
-RUN_RECORD = "run.json"  # see run_record
+GENERATOR, DISCRIMINATOR = layout.ENGINE_DIRS
 
 
 @dataclass
@@ -42,23 +40,14 @@ class TrainState:
         return json.dumps({k: v for k, v in asdict(self).items() if k != "rng"}, indent=2)
 
 
-def step_dir(run_dir: Path, step: int) -> Path:
-    return run_dir / "checkpoints" / f"step_{step:08d}"
-
-
-def latest(run_dir: Path) -> Path | None:
-    done = sorted(p.parent for p in (run_dir / "checkpoints").glob("step_*/COMPLETE"))
-    return done[-1] if done else None
-
-
 def resume_path(resume: str, run_dir: Path) -> Path | None:
     """``--resume``: auto (the run dir's latest complete checkpoint, if any), none, or a path."""
     if resume == "none":
         return None
     if resume == "auto":
-        return latest(run_dir)
+        return layout.latest(run_dir)
     path = Path(resume)
-    if not (path / "COMPLETE").is_file():
+    if not layout.is_complete(path):
         raise FileNotFoundError(f"--resume {path}: not a complete checkpoint")
     return path
 
@@ -87,16 +76,16 @@ def seed_rng(state: TrainState, seed: int) -> None:
 
 def save(run_dir: Path, state: TrainState, g_engine, d_engine, rank: int, keep: int = 2) -> Path:
     """Collective: every rank calls it at the same step."""
-    path = step_dir(run_dir, state.step)
-    g_engine.save_checkpoint(str(path / "generator"), tag=TAG)
-    d_engine.save_checkpoint(str(path / "discriminator"), tag=TAG)
-    torch.save(_rng_state(), path / f"rng_rank{rank}.pt")
+    path = layout.step_dir(run_dir, state.step)
+    g_engine.save_checkpoint(str(path / GENERATOR), tag=TAG)
+    d_engine.save_checkpoint(str(path / DISCRIMINATOR), tag=TAG)
+    torch.save(_rng_state(), path / layout.RNG.format(rank=rank))
     barrier()
     if rank == 0:
-        (path / "state.json").write_text(state.to_json())
-        (path / "COMPLETE").write_text(str(state.step))
-        for old in sorted((run_dir / "checkpoints").glob("step_*"))[:-keep]:
-            if (old / "COMPLETE").exists() and old != path:
+        (path / layout.STATE).write_text(state.to_json())
+        (path / layout.COMPLETE).write_text(str(state.step))
+        for old in layout.checkpoints(run_dir)[:-keep]:
+            if layout.is_complete(old) and old != path:
                 shutil.rmtree(old, ignore_errors=True)
     barrier()
     return path
@@ -105,14 +94,14 @@ def save(run_dir: Path, state: TrainState, g_engine, d_engine, rank: int, keep: 
 def load(path: Path, g_engine, d_engine, rank: int) -> TrainState:
     """Collective. Restores both engines (weights, optimizer, ZeRO shards); the state carries
     this rank's RNG, which ``seed_rng`` applies."""
-    for engine, name in ((g_engine, "generator"), (d_engine, "discriminator")):
+    for engine, name in zip((g_engine, d_engine), layout.ENGINE_DIRS, strict=True):
         loaded, _ = engine.load_checkpoint(str(path / name), tag=TAG)
         if loaded is None:
             raise FileNotFoundError(f"{path / name}: no DeepSpeed checkpoint")
-    rng = path / f"rng_rank{rank}.pt"
+    rng = path / layout.RNG.format(rank=rank)
     if not rng.is_file():
         raise FileNotFoundError(f"{rng}: the checkpoint was written by another number of ranks")
-    state = TrainState(**json.loads((path / "state.json").read_text()))
+    state = TrainState(**layout.read_state(path))
     state.rng = torch.load(rng, weights_only=False)
     return state
 
@@ -132,7 +121,7 @@ def run_record(cfg: Config) -> dict:
 
 
 def write_run_record(run_dir: Path, cfg: Config, rank: int, tracking_uri: str) -> Path:
-    path = run_dir / RUN_RECORD
+    path = run_dir / layout.RUN_RECORD
     if rank == 0:
         record = {**run_record(cfg), "tracking_uri": tracking_uri}
         path.write_text(json.dumps(record, indent=2) + "\n")
@@ -160,7 +149,7 @@ def checkpoint_fp32_weights(path: Path) -> dict[str, torch.Tensor]:
     holds the fp32 weights of an fp32 run."""
     from deepspeed.utils.zero_to_fp32 import get_fp32_state_dict_from_zero_checkpoint
 
-    engine_dir = path / "generator"
+    engine_dir = path / GENERATOR
     if list((engine_dir / TAG).glob("*zero_pp_rank_*_optim_states.pt")):
         try:
             return get_fp32_state_dict_from_zero_checkpoint(str(engine_dir), tag=TAG)
@@ -177,11 +166,8 @@ def export_generator(run_dir: Path, g_engine, state: TrainState, rank: int) -> P
     """``RUN/generator/``: the fp32 master weights at the end of training, with the run's
     record (collective: every rank takes part in the consolidation)."""
     weights = fp32_weights(g_engine)
-    path = run_dir / EXPORT_DIR
+    path = run_dir / layout.EXPORT_DIR
     if rank == 0:
-        meta = json.loads((run_dir / RUN_RECORD).read_text())
-        save_export(
-            path, weights, {**meta, "step": state.step, "mlflow_run_id": state.mlflow_run_id}
-        )
+        save_export(path, weights, layout.export_meta(run_dir, state.step, state.mlflow_run_id))
     barrier()
     return path

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import torch
 
+from .. import tracking
 from ..data import make_loader
 from ..distributed import any_rank, barrier
 from ..model import VQGANLoss, VQModel, build_discriminator
+from ..world import detect, setup
 from . import checkpoint, rundir, speed
 from .config import Config
 from .engines import build_engines, set_lr
@@ -19,9 +21,7 @@ from .report import Reporter
 from .schedule import lr_factor
 from .speed import to_device
 from .steps import train_step
-from .tracking import default_uri
 from .validation import validate
-from .world import detect, setup
 
 
 def train(
@@ -58,9 +58,9 @@ def _train(
     g, d = build_engines(cfg, model, disc, world.size, device)
     resumed = checkpoint.resume_path(resume, run_dir)
     state = checkpoint.load(resumed, g, d, world.rank) if resumed else checkpoint.TrainState()
-    uri = default_uri(run_dir, cfg.train.tracking_uri)
+    uri = tracking.for_training(run_dir, cfg.train.tracking_uri)  # once, for the whole run
     record = checkpoint.write_run_record(run_dir, cfg, world.rank, uri)  # first: marks it ours
-    report = Reporter(cfg, run_dir, world, device, state)
+    report = Reporter(cfg, run_dir, world, device, state, uri)
     report.started(cfg, world, resumed)
     report.run_record(record)
 

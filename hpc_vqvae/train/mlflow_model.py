@@ -10,7 +10,7 @@ from pathlib import Path
 import mlflow.pyfunc
 import numpy as np
 
-ARTIFACT = "generator"  # the model's name in the run (runs:/RUN_ID/generator)
+from ..tracking import MODEL_ARTIFACT as ARTIFACT
 
 
 class GeneratorModel(mlflow.pyfunc.PythonModel):

@@ -12,19 +12,23 @@ from pathlib import Path
 import torch
 
 from ..distributed import all_reduce_, broadcast_object
-from .checkpoint import RUN_RECORD, TrainState
+from ..runs import layout
+from ..tracking import RUN_DIR_TAG
+from ..world import World
+from .checkpoint import TrainState
 from .config import Config
 from .engines import optimizer_state_bytes, precision
-from .tracking import RUN_DIR_TAG, NullTracker, Tracker, default_uri, run_tags
+from .tracker import NullTracker, Tracker, run_tags
 from .validation import sample_grid, usage_plot
-from .world import World
 
 
 class Reporter:
-    def __init__(self, cfg: Config, run_dir: Path, world: World, device: str, state: TrainState):
-        """Opens (or, resumed, continues) the MLflow run on rank 0 and shares its id."""
-        self.run_dir, self.device, self.main = run_dir, device, world.is_main
-        self.uri = default_uri(run_dir, cfg.train.tracking_uri)
+    def __init__(
+        self, cfg: Config, run_dir: Path, world: World, device: str, state: TrainState, uri: str
+    ):
+        """Opens (or, resumed, continues) the MLflow run at ``uri`` (the loop's, resolved once)
+        on rank 0 and shares its id."""
+        self.run_dir, self.device, self.main, self.uri = run_dir, device, world.is_main, uri
         self.tracker: Tracker | NullTracker = NullTracker()
         if self.main:
             self.tracker = Tracker(
@@ -71,7 +75,7 @@ class Reporter:
         logged = _mean_over_ranks(log, self.device)
         self.tracker.log_metrics(logged, step)
         if self.main:
-            with (self.run_dir / "metrics.jsonl").open("a") as f:
+            with (self.run_dir / layout.METRICS).open("a") as f:
                 f.write(json.dumps({"step": step, **logged}) + "\n")
             self._say(
                 f"step {step}: rec {logged['train/rec_loss']:.4f} perplexity "
@@ -84,9 +88,9 @@ class Reporter:
             self._say(
                 f"step {step}: val rmse {metrics['val/rmse']:.4f} ssim {metrics['val/ssim']:.4f}"
             )
-            grid = sample_grid(first_batch, self.run_dir / "samples", step)
+            grid = sample_grid(first_batch, self.run_dir / layout.SAMPLES, step)
             self.tracker.log_image(grid, "samples", step)
-            usage = usage_plot(first_batch["code_counts"], self.run_dir / "samples", step)
+            usage = usage_plot(first_batch["code_counts"], self.run_dir / layout.SAMPLES, step)
             self.tracker.log_image(usage, "codebook_usage", step)
 
     def model(self, export: Path, step: int, register: str | None) -> None:
@@ -96,7 +100,7 @@ class Reporter:
             return
         from .mlflow_model import log_generator
 
-        meta = {**json.loads((self.run_dir / RUN_RECORD).read_text()), "step": step}
+        meta = layout.export_meta(self.run_dir, step, self.tracker.run_id)
         try:
             uri = log_generator(self.uri, self.tracker.run_id, export, meta, register)
         except Exception as err:  # noqa: BLE001
@@ -115,7 +119,7 @@ class Reporter:
         }
         if torch.cuda.is_available():
             info["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
-        (self.run_dir / f"resources_rank{rank}.json").write_text(json.dumps(info))
+        (self.run_dir / layout.RESOURCES.format(rank=rank)).write_text(json.dumps(info))
 
     def close(self, status: str) -> None:
         self.tracker.close(status)

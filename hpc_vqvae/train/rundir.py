@@ -1,9 +1,9 @@
 """The run dir as an output: whose it is, who writes it now, and what --overwrite may clear.
 
-A run dir is ours when it holds the run's record (``run.json``), written before anything
-else the run puts there; an empty folder is free; anything else is a user's and refused.
-``--overwrite`` clears the entries a run writes (``WRITTEN``) and nothing else, so a user's
-file put beside them survives. The
+A run dir is ours when it holds the run's record (``runs.layout.is_run_dir``), written before
+anything else the run puts there; an empty folder is free; anything else is a user's and
+refused. ``--overwrite`` clears the entries a run writes (``runs.layout.WRITTEN``) and nothing
+else, so a user's file put beside them survives. The
 verdict is rank 0's, taken once the process group is up and broadcast, so that every rank of a
 job starts, or stops with the same one line.
 """
@@ -16,24 +16,7 @@ from pathlib import Path
 from .. import outputs
 from ..distributed import broadcast_object
 from ..errors import UsageError
-from ..model.exported import EXPORT_DIR
-from .checkpoint import RUN_RECORD
-
-# what a run (trainer, export, evaluation's default output) writes in its dir
-WRITTEN = (
-    RUN_RECORD,
-    "checkpoints",
-    EXPORT_DIR,
-    "exports",
-    "samples",
-    "metrics.jsonl",
-    "resources_rank*.json",
-    "mlflow.db",
-)
-
-
-def is_run_dir(path: Path) -> bool:
-    return (Path(path) / RUN_RECORD).is_file()
+from ..runs.layout import WRITTEN, is_run_dir
 
 
 def claim(run_dir: Path, overwrite: bool, rank: int) -> outputs.Lock:

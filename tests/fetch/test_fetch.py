@@ -16,7 +16,7 @@ import pytest
 
 from hpc_vqvae.abi.names import parse_name
 from hpc_vqvae.fetch.transfer import MANIFEST
-from tests.helpers.real import free_port
+from hpc_vqvae.world import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -68,12 +68,6 @@ def cf_errors(path: Path) -> list[str]:
     return [m for item in report["high_priorities"] for m in item["msgs"]]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def host_alias(name: str):
     """``name`` resolves to 127.0.0.1 while the block runs (an /etc/hosts line, added only

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers.real import TINY, free_port
+from hpc_vqvae.world import free_port
+from tests.helpers.real import TINY
 
 
 def small_run(store: Path, steps: int, *extra: str) -> list[str]:

@@ -20,7 +20,8 @@ from hpc_vqvae.metrics import WINDOW, Scores
 from hpc_vqvae.model.config import LossConfig
 from hpc_vqvae.model.losses import VQGANLoss
 from hpc_vqvae.model.lpips import _VGG16, LPIPS, _features, convert
-from tests.helpers.real import free_port, require_real
+from hpc_vqvae.world import free_port
+from tests.helpers.real import require_real
 
 
 def _images(seed: int, n: int = 3, size: int = 40) -> tuple[torch.Tensor, torch.Tensor]:

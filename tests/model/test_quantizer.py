@@ -7,7 +7,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 
 from hpc_vqvae.model.quantizer import VectorQuantizer, perplexity
-from tests.helpers.real import free_port
+from hpc_vqvae.world import free_port
 
 
 def test_perplexity_is_exp_entropy():

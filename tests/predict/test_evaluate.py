@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from hpc_vqvae.data.config import DataConfig
 from hpc_vqvae.data.preflight import open_for_training
 from hpc_vqvae.model.translator import Translator
-from tests.helpers.real import free_port
+from hpc_vqvae.world import free_port
 from tests.helpers.training import train_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.deepspeed]

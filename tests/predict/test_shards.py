@@ -16,7 +16,8 @@ import xarray as xr
 import zarr
 
 from hpc_vqvae.predict.shards import DONE, my_shards, n_shards
-from tests.helpers.real import REPO, free_port
+from hpc_vqvae.world import free_port
+from tests.helpers.real import REPO
 from tests.helpers.slurm import job_env, slurm_cmd, wait_for_job
 from tests.helpers.training import train_env
 
@@ -125,17 +126,3 @@ def test_slurm_predict_script_names_what_it_needs(tmp_path):
     assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
         "error: slurm/predict.sh needs OUTPUT (see the head of the script)"
     ]
-
-
-def test_cpu_ranks_count_their_node_mates(monkeypatch):
-    """Each CPU rank takes cores / ranks on its node: as torchrun, Open MPI and MPICH say."""
-    from hpc_vqvae.predict.cli import _ranks_on_this_node
-
-    for name in ("LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"):
-        monkeypatch.delenv(name, raising=False)
-    assert _ranks_on_this_node() == 1
-    monkeypatch.setenv("MPI_LOCALNRANKS", "2")
-    assert _ranks_on_this_node() == 2
-    monkeypatch.setenv("OMPI_COMM_WORLD_LOCAL_SIZE", "3")
-    monkeypatch.setenv("LOCAL_WORLD_SIZE", "4")
-    assert _ranks_on_this_node() == 4

@@ -1,6 +1,6 @@
 import pytest
 
-from tests.helpers.real import free_port
+from hpc_vqvae.world import free_port
 from tests.helpers.tracking import start_mlflow_server, stop_mlflow_server
 
 

@@ -8,7 +8,8 @@ import pytest
 
 from hpc_vqvae.train.config import ConfigError, load_config
 from hpc_vqvae.train.engines import ds_config
-from tests.helpers.real import REPO, free_port
+from hpc_vqvae.world import free_port
+from tests.helpers.real import REPO
 from tests.helpers.training import train_env
 
 TINY = REPO / "configs" / "tiny.yaml"

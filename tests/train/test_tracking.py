@@ -5,16 +5,16 @@ import time
 import pytest
 from mlflow.tracking import MlflowClient
 
-from hpc_vqvae.train import tracking
-from hpc_vqvae.train.tracking import Tracker
-from tests.helpers.real import free_port
+from hpc_vqvae.train import tracker as tracker_module
+from hpc_vqvae.train.tracker import Tracker
+from hpc_vqvae.world import free_port
 from tests.helpers.tracking import start_mlflow_server, stop_mlflow_server
 
 pytestmark = pytest.mark.slow
 
 
 def test_server_outage_is_survived_and_caught_up(tmp_path, monkeypatch):
-    monkeypatch.setattr(tracking, "RETRY_S", 0.5)
+    monkeypatch.setattr(tracker_module, "RETRY_S", 0.5)
     port, root = free_port(), tmp_path / "mlflow"
     uri = f"http://127.0.0.1:{port}"
     server = start_mlflow_server(root, port)

@@ -16,6 +16,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from hpc_vqvae.model import load_generator
+from hpc_vqvae.runs import layout
 from hpc_vqvae.train import checkpoint
 from hpc_vqvae.train.__main__ import EXIT_REQUEUE
 from hpc_vqvae.train.config import load_config
@@ -69,7 +70,7 @@ def test_zero_stages_on_two_ranks(
     exported = model.state_dict()
     # the fp32 masters DeepSpeed's own tool consolidates from the final checkpoint, and the
     # same again through python -m hpc_vqvae.export
-    final = checkpoint.checkpoint_fp32_weights(checkpoint.latest(run_dir))
+    final = checkpoint.checkpoint_fp32_weights(layout.latest(run_dir))
     cli = subprocess.run(
         [sys.executable, "-m", "hpc_vqvae.export", str(run_dir), "--output", str(tmp_path / "e")],
         capture_output=True, text=True, timeout=300,
@@ -168,7 +169,7 @@ def test_resume_reproduces_an_uninterrupted_run(train_store, tmp_path):
     overrides = small_run(train_store, 8, "train.zero_stage=2")
     run_trainer(2, "torchrun", overrides, tmp_path / "straight")
     run_trainer(2, "torchrun", overrides, tmp_path / "split", "--stop-after-steps", "4")
-    assert checkpoint.latest(tmp_path / "split").name == "step_00000004"
+    assert layout.latest(tmp_path / "split").name == "step_00000004"
     proc = run_trainer(2, "torchrun", overrides, tmp_path / "split")
     assert "resumed from step_00000004" in proc.stdout
     straight, split = read_metrics(tmp_path / "straight"), read_metrics(tmp_path / "split")
@@ -208,7 +209,7 @@ def test_sigusr2_checkpoints_stops_and_resumes(train_store, tmp_path):
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == EXIT_REQUEUE, err[-3000:]  # "requeue me": the job script's cue
     assert "stopped at step" in out
-    stopped = checkpoint.latest(run_dir)
+    stopped = layout.latest(run_dir)
     assert stopped is not None and 2 <= int(stopped.name[5:]) < 40
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     (run,) = mlflow_runs(uri)
@@ -257,15 +258,6 @@ def test_two_ranks_at_zero2_equal_one_rank_with_the_same_global_batch(train_stor
     for a, b in zip(one, two, strict=True):  # fp32 sums in another order: 1e-7 at step 1,
         for key, value in losses(a).items():  # Adam's first steps amplify that to ~1e-5
             assert b[key] == pytest.approx(value, rel=1e-4, abs=1e-4), (a["step"], key)
-
-
-def test_latest_ignores_half_written_checkpoints(tmp_path):
-    done = checkpoint.step_dir(tmp_path, 10)
-    done.mkdir(parents=True)
-    (done / "COMPLETE").write_text("10")
-    checkpoint.step_dir(tmp_path, 20).mkdir(parents=True)  # killed while saving: no COMPLETE
-    assert checkpoint.latest(tmp_path) == done
-    assert checkpoint.latest(tmp_path / "elsewhere") is None
 
 
 @pytest.mark.slow

@@ -1,9 +1,8 @@
 """MLflow tracking from rank 0 that never stalls or stops training.
 
 Calls are queued and sent by a background thread; if the tracking server is unreachable the
-thread warns once, keeps what it could not send and sends it when the server is back. The
-default backend is a SQLite file in the run folder (MLflow 3 refuses the old file store);
-``$MLFLOW_TRACKING_URI`` or ``train.tracking_uri`` point at a server instead.
+thread warns once, keeps what it could not send and sends it when the server is back. Which
+backend a run logs to is ``hpc_vqvae.tracking``'s rule, resolved once by the loop.
 """
 
 from __future__ import annotations
@@ -18,21 +17,9 @@ import time
 import warnings
 from pathlib import Path
 
+from .. import tracking
+
 RETRY_S = 5.0
-# The run folder (absolute) as an MLflow tag: how ``predict --checkpoint RUN_ID`` finds the
-# run's generator export, which is not logged as an artifact (it can be large).
-RUN_DIR_TAG = "hpc_vqvae.run_dir"
-
-
-def default_uri(run_dir: Path, configured: str | None) -> str:
-    """Without a server, one SQLite file beside the run folders (``runs/mlflow.db`` for
-    ``runs/tiny`` and ``runs/tiny-2ranks``), so that runs made in one place compare side by
-    side, as MLflow's own ``./mlruns`` default does."""
-    return (
-        configured
-        or os.environ.get("MLFLOW_TRACKING_URI")
-        or f"sqlite:///{run_dir.resolve().parent}/mlflow.db"
-    )
 
 
 def run_tags(launcher: str) -> dict[str, str]:
@@ -78,12 +65,9 @@ class Tracker:
         params: dict | None = None,
         tags: dict | None = None,
     ):
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")  # our thread retries
-        os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
         from mlflow.entities import Param, RunTag
-        from mlflow.tracking import MlflowClient
 
-        self.client = MlflowClient(tracking_uri=uri)
+        self.client = tracking.client(uri)  # one try per call: our thread retries
         self.uri = uri
         if run_id is None:
             exp = self.client.get_experiment_by_name(experiment)

@@ -1,6 +1,8 @@
 """Who am I in the job, and the process group: torchrun, Slurm (srun), MPI (mpiexec), or a
 single process without any launcher. NCCL on GPUs, gloo on CPUs. (The collectives the stages
-use once the group is up are in ``hpc_vqvae.distributed``.)
+use once the group is up are in ``hpc_vqvae.distributed``.) It sits below every stage because
+training, prediction and evaluation all start their ranks the same way, and inference must not
+import the trainer to do so.
 
 MASTER_ADDR/MASTER_PORT are always set explicitly: under mpiexec DeepSpeed's own discovery
 picks a non-loopback interface, which fails on machines that only route loopback.
@@ -11,7 +13,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.distributed as dist
@@ -23,6 +25,7 @@ class World:
     size: int
     local_rank: int
     launcher: str  # torchrun, submitit, slurm, mpi or none
+    local_size: int = 1  # ranks on this node that share its cores (see _local_size)
 
     @property
     def is_main(self) -> bool:
@@ -31,6 +34,16 @@ class World:
 
 def _first(*names: str) -> str | None:
     return next((os.environ[n] for n in names if n in os.environ), None)
+
+
+def _local_size() -> int:
+    """Ranks on this node, as torchrun, Open MPI or MPICH/Hydra count them. srun exports no
+    such count, and needs none: each task is bound to its own share of the cores, so an srun
+    task counts as one (and so does a single process)."""
+    for name in ("LOCAL_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"):
+        if os.environ.get(name, "").isdigit():
+            return max(1, int(os.environ[name]))
+    return 1
 
 
 def _slurm_master() -> str:
@@ -51,7 +64,12 @@ def _slurm_master() -> str:
 
 
 def detect() -> World:
-    """Rank, size and local rank from whichever launcher started us (torchrun first)."""
+    """Rank, size, local rank and node mates from whichever launcher started us (torchrun
+    first)."""
+    return replace(_launched(), local_size=_local_size())
+
+
+def _launched() -> World:
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
         return World(
             int(os.environ["RANK"]),
@@ -84,7 +102,9 @@ def _master_address(world: World) -> str:
     return "127.0.0.1"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on the loopback that is free now: the one helper for a group of one, the
+    tests' servers and the benchmarks' launches."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -96,7 +116,7 @@ def setup(world: World, engines: bool = True) -> str:
     stdout must stay its own)."""
     default_port = 29500 + int(os.environ.get("SLURM_JOB_ID", 0)) % 20000
     if world.size == 1:  # a group of one: any free port, so that two such runs never collide
-        default_port = _free_port()
+        default_port = free_port()
     os.environ.setdefault("MASTER_ADDR", _master_address(world) if world.size > 1 else "127.0.0.1")
     os.environ.setdefault("MASTER_PORT", str(default_port))
     os.environ.update(
