@@ -1,7 +1,7 @@
 """What every command line shares: how a user's mistake ends a command, and help text that
 reads defaults from the schema that owns them (so ``--help`` cannot drift from the code).
 
-A command's body raises ``UsageError`` (errors.py) for anything the user can fix; ``run``
+A command's body raises ``UsageError`` (errors.py) for anything the user can fix; ``exit_code``
 turns it into ``error: <message>`` on stderr and exit code 2. Under a launcher every rank
 meets the same error, so each command says which rank speaks for the job.
 """

@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+from . import tracking
 from .cli import exit_code
 from .errors import UsageError
 
@@ -112,7 +113,7 @@ def _demo(args: argparse.Namespace) -> int:
         "archive": out / "abi",
         "store": out / "abi.zarr",
         "run_dir": out / "runs" / "tiny",
-        "tracking": f"sqlite:///{out}/mlflow.db",
+        "tracking": f"{tracking.SQLITE}{out}/{tracking.DEFAULT_DB}",  # one database for the demo
         "repo": REPO,
         "ranks": args.ranks,
         "steps": f" train.max_steps={args.max_steps}" if args.max_steps else "",
