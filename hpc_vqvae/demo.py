@@ -22,9 +22,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import tracking
 from .cli import exit_code
 from .errors import UsageError
+from .tracking import DEFAULT_DB, SQLITE
 
 REPO = Path(__file__).resolve().parents[1]
 NIGHT_SCAN = "2020-06-04T08:00"  # around local midnight under the M1 sector
@@ -113,7 +113,7 @@ def _demo(args: argparse.Namespace) -> int:
         "archive": out / "abi",
         "store": out / "abi.zarr",
         "run_dir": out / "runs" / "tiny",
-        "tracking": f"{tracking.SQLITE}{out}/{tracking.DEFAULT_DB}",  # one database for the demo
+        "tracking": f"{SQLITE}{out}/{DEFAULT_DB}",  # one database for the demo
         "repo": REPO,
         "ranks": args.ranks,
         "steps": f" train.max_steps={args.max_steps}" if args.max_steps else "",
