@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from hpc_vqvae.abi import parse_name, read_band
+from hpc_vqvae.abi.bands import band_name
 from hpc_vqvae.abi.synthetic import ArchiveSpec, write_scan
 
 
@@ -60,8 +61,8 @@ def main() -> None:
                     warnings.simplefilter("ignore")
                     scn = Scene(reader="abi_l1b", filenames=[str(f)])
                     cal = "brightness_temperature" if band > 6 else "reflectance"
-                    scn.load([f"C{band:02d}"], calibration=cal)
-                    scn[f"C{band:02d}"].values  # noqa: B018 (force the dask compute)
+                    scn.load([band_name(band)], calibration=cal)
+                    scn[band_name(band)].values  # noqa: B018 (force the dask compute)
 
             rows.append((f"satpy load+calibrate C{band:02d}", _timed(satpy_load, 5)))
     width = max(len(r[0]) for r in rows)

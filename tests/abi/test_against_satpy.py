@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from hpc_vqvae.abi import lonlat, parse_name, read_band, solar_zenith
+from hpc_vqvae.abi.bands import band_name
 from tests.helpers.real import sample_files
 
 satpy = pytest.importorskip("satpy")
@@ -19,7 +20,7 @@ def _satpy_band(path, band: int):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scn = Scene(reader="abi_l1b", filenames=[str(path)])
-        name = f"C{band:02d}"
+        name = band_name(band)
         scn.load([name], calibration="brightness_temperature" if band >= 7 else "reflectance")
         data = scn[name]
         values = data.values.astype(np.float64)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from hpc_vqvae.abi import lonlat, parse_name, read_band, walk_archive
+from hpc_vqvae.abi.bands import band_name
 from hpc_vqvae.abi.calibration import radiance_from_bt
 from hpc_vqvae.abi.geometry import fixed_grid_lonlat, sun_zenith
 from hpc_vqvae.abi.projection import FixedGridProjection
@@ -154,10 +155,10 @@ def test_satpy_reads_synthetic_like_read_band(tmp_path, satellite, sector, mode,
             warnings.simplefilter("ignore")
             scn = satpy.Scene(reader="abi_l1b", filenames=[str(path)])
             scn.load(
-                [f"C{band:02d}"],
+                [band_name(band)],
                 calibration="brightness_temperature" if band > 6 else "reflectance",
             )
-            ref = scn[f"C{band:02d}"]
+            ref = scn[band_name(band)]
             ref_lon, ref_lat = ref.attrs["area"].get_lonlats()
             ref = ref.values / (1.0 if band > 6 else 100.0)
         assert np.array_equal(np.isnan(ours.values), np.isnan(ref))
