@@ -44,16 +44,10 @@ def preprocess_here(archive: Path, out: Path, years: str, **settings) -> Path:
     return out
 
 
-def build_store(
-    root: Path,
-    first_day: str,
-    last_day: str,
-    every_hours: int,
-    hours: tuple[int, ...] | None = None,
-) -> Path:
-    """A synthetic G17 M1 archive under root/abi, preprocessed in this process into
-    root/store.zarr: the real stages, at test size."""
-    write_synthetic(root / "abi", first_day, last_day, every_hours, hours)
+def build_store(root: Path, first_day: str, last_day: str, *when, **spec) -> Path:
+    """A synthetic archive under root/abi (``when`` and ``spec`` as ``write_synthetic``'s),
+    preprocessed in this process into root/store.zarr: the real stages, at test size."""
+    write_synthetic(root / "abi", first_day, last_day, *when, **spec)
     years = ",".join(str(y) for y in range(int(first_day[:4]), int(last_day[:4]) + 1))
     return preprocess_here(root / "abi", root / "store.zarr", years)
 
