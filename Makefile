@@ -7,6 +7,11 @@ VENV       := .venv
 #   make venv TORCH_SPEC='torch --index-url https://download.pytorch.org/whl/cu124'
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
+# Two pytest-xdist workers: much of the suite waits on subprocesses, Slurm and servers, so two
+# workers keep both of CI's cores busy. Tests are grouped by tests/conftest.py. PYTEST_WORKERS=0
+# runs in one process.
+PYTEST_WORKERS ?= 2
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
 
 # Environment for the test run and the demo: DeepSpeed on CPU, one OpenMP thread per rank,
 # torch.distributed (gloo) on loopback, no HDF5 file locks (network file systems),
@@ -34,13 +39,13 @@ $(VENV)/.installed: pyproject.toml
 
 test: $(VENV)/.installed
 	$(VENV)/bin/ruff check hpc_vqvae tests benchmarks
-	env $(TEST_ENV) $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	env $(TEST_ENV) $(VENV)/bin/python -m pytest $(XDIST) $(PYTEST_ARGS)
 
 # The inner loop: every test not marked slow (no Slurm cluster, no trainer processes, no
 # multi-rank preprocessing runs); a few minutes.
 test-fast: $(VENV)/.installed
 	$(VENV)/bin/ruff check hpc_vqvae tests benchmarks
-	env $(TEST_ENV) $(VENV)/bin/python -m pytest -m "not slow" $(PYTEST_ARGS)
+	env $(TEST_ENV) $(VENV)/bin/python -m pytest $(XDIST) -m "not slow" $(PYTEST_ARGS)
 
 # The main job end to end on the embedded default (see hpc_vqvae/demo.py); outputs in demo/,
 # reused by a second run. DEMO_ARGS="--max-steps 50" makes a quicker, rougher one.

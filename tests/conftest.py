@@ -18,6 +18,30 @@ from tests.s3_server import S3Server, S3Unavailable
 from tests.slurm_cluster import ClusterUnavailable, SlurmCluster
 
 
+# `make test` runs the suite on two pytest-xdist workers (--dist loadgroup). A test that needs
+# one of these session fixtures runs on the worker that holds it, so the Slurm cluster and the
+# trained tiny model are each brought up once; the first match wins. Every other test stays with
+# the rest of its module, so that module fixtures are built once too.
+SHARED_FIXTURES = ("slurm", "trained")
+# The groups that take longest (README, "Slow tests") are handed out first, so that the two
+# workers finish together rather than one waiting on a long test started last.
+LONGEST_FIRST = ("slurm", "trained", "tests.model.test_learning", "tests.test_demo")
+
+
+def _group(item: pytest.Item) -> str:
+    shared = (name for name in SHARED_FIXTURES if name in item.fixturenames)
+    return next(shared, item.module.__name__ if item.module else item.nodeid)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    groups = {item: _group(item) for item in items}
+    for item, group in groups.items():
+        item.add_marker(pytest.mark.xdist_group(group))
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(groups[item], len(rank)))
+
+
 @pytest.fixture(autouse=True)
 def _tracking_uri_restored():
     """``mlflow.set_tracking_uri`` also exports $MLFLOW_TRACKING_URI, for child processes: a
