@@ -17,7 +17,6 @@ from tests.helpers.stores import build_store, write_synthetic
 from tests.s3_server import S3Server, S3Unavailable
 from tests.slurm_cluster import ClusterUnavailable, SlurmCluster
 
-
 # `make test` runs the suite on two pytest-xdist workers (--dist loadgroup). A test that needs
 # one of these session fixtures runs on the worker that holds it, so the Slurm cluster and the
 # trained tiny model are each brought up once; the first match wins. Every other test stays with
