@@ -72,7 +72,7 @@ def pinned(n: int):
 def stage(archive: Path, out: Path, ranks: int) -> dict:
     config = out.with_suffix(".yaml")  # shards of 4 scans: 24 scans deal evenly to 2 ranks
     config.write_text(
-        DEFAULT_CONFIG.read_text().replace("scans_per_shard: 8", "scans_per_shard: 4")
+        DEFAULT_CONFIG.read_text().replace("scans_per_shard: null", "scans_per_shard: 4")
     )
     cmd = [
         sys.executable,

@@ -72,9 +72,13 @@ class PatchDataset(Dataset):
         self.scans = parts.positions(split)
         if len(self.scans) == 0:
             raise UsageError(f"data store {cfg.store}: no written {split} scan has daytime")
-        grid = grid_origins(self.grid_shape, cfg.patch_size, cfg.val_patches_per_scan)
-        every = [(int(t), y0, x0) for t in self.scans for y0, x0 in grid]
-        self._val_items = spread(every, limit)[rank::world_size] if split != "train" else []
+        self._val_items = np.empty((0, 3), np.int64)  # (time_index, y0, x0) rows
+        if split != "train":  # an array: a 5-year split holds millions of crops
+            grid = grid_origins(self.grid_shape, cfg.patch_size, cfg.val_patches_per_scan)
+            every = np.column_stack(
+                [np.repeat(self.scans, len(grid)), np.tile(np.array(grid), (len(self.scans), 1))]
+            )
+            self._val_items = spread(every, limit)[rank::world_size]
         if split == "train" and cfg.samples_per_epoch < world_size:
             raise ValueError(f"samples_per_epoch {cfg.samples_per_epoch} < world_size")
         self._no_daytime: set[int] = set()
@@ -100,7 +104,7 @@ class PatchDataset(Dataset):
         if not 0 <= i < len(self):
             raise IndexError(f"index {i} out of range for {len(self)} {self.split} samples")
         if self.split != "train":
-            t, y0, x0 = self._val_items[i]
+            t, y0, x0 = self._val_items[i].tolist()
             return self._item(t, y0, x0, k=0)
         return self._item(*self._draw(int(epoch), i))
 
@@ -190,11 +194,11 @@ class PatchDataset(Dataset):
         }
 
 
-def spread(items: list, n: int | None) -> list:
+def spread(items: np.ndarray, n: int | None) -> np.ndarray:
     """``n`` of ``items`` at evenly spaced positions (all of them when n is None or more)."""
     if n is None or n >= len(items):
         return items
-    return [items[i] for i in np.floor((np.arange(n) + 0.5) * len(items) / n).astype(int)]
+    return items[np.floor((np.arange(n) + 0.5) * len(items) / n).astype(int)]
 
 
 def _tensor(x: np.ndarray, k: int) -> torch.Tensor:

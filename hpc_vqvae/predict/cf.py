@@ -179,29 +179,44 @@ class RangeLayout:
     @classmethod
     def of(cls, model: Translator, scans: StoreRange, latlon: bool) -> RangeLayout:
         """One grid mapping serves the range: its scans must share a projection (a range
-        across a handover to a satellite on another longitude is refused, in one line)."""
-        group, store = scans.store.group, scans.store.attrs
-        projections = scans.store.scan_projections(scans.index)
-        satellites = scans.store.scan_satellites(scans.index)
-        for i, proj in enumerate(projections):
-            if proj != projections[0]:
-                raise UsageError(
-                    f"the range changes fixed grid at {iso(scans.time[i])} ({satellites[i]}, "
-                    f"projection longitude {proj.longitude_of_projection_origin} after "
-                    f"{projections[0].longitude_of_projection_origin}): predict each side alone"
-                )
-        x = np.asarray(group[FIXED_GRID_X].oindex[scans.index])
-        y = np.asarray(group[FIXED_GRID_Y].oindex[scans.index])
-        shared = bool(
-            np.abs(x - x[0]).max() < SAME_GRID_RAD and np.abs(y - y[0]).max() < SAME_GRID_RAD
-        )
-        attrs = global_attrs(model, ",".join(sorted(set(satellites))), store["sector"])
+        across a handover to a satellite on another longitude is refused, in one line).
+        It looks at every scan of the range: one rank decides, and broadcasts it."""
+        store, index = scans.store, scans.index
+        lon = store.projection_longitudes(index)
+        moved = np.flatnonzero(lon != lon[0])
+        if moved.size:
+            i = int(moved[0])
+            satellite = store.scan_satellites([index[i]])[0]
+            raise UsageError(
+                f"the range changes fixed grid at {iso(scans.time[i])} ({satellite}, "
+                f"projection longitude {lon[i]} after {lon[0]}): predict each side alone"
+            )
+        satellites = ",".join(sorted(set(store.scan_satellites(index))))
+        attrs = global_attrs(model, satellites, store.attrs["sector"])
         attrs.update(
-            source_store=str(scans.store.path.resolve()),
+            source_store=str(store.path.resolve()),
             time_coverage_start=iso(scans.time[0]),
             time_coverage_end=iso(scans.time[-1]),
         )
-        return cls(projections[0], shared, latlon, attrs, model.sun_normalised)
+        shared = _one_grid(store.group, index)
+        return cls(
+            store.scan_projections(index[:1])[0], shared, latlon, attrs, model.sun_normalised
+        )
+
+
+def _one_grid(group, index: np.ndarray) -> bool:
+    """Whether every scan of the range has the first one's scan angles. Read a shard of rows
+    at a time (a 5-year range holds gigabytes of them), stopping at the first that differs:
+    meso sectors move, so that is usually soon."""
+    for name in (FIXED_GRID_X, FIXED_GRID_Y):
+        array = group[name]
+        step = (array.shards or array.chunks)[0]
+        first = array[int(index[0])]
+        for start in range(0, len(index), step):
+            rows = np.asarray(array.oindex[index[start : start + step]])
+            if np.abs(rows - first).max() >= SAME_GRID_RAD:
+                return False
+    return True
 
 
 def batch_dataset(batch: ScanBatch, rgb: np.ndarray, layout: RangeLayout) -> xr.Dataset:

@@ -93,8 +93,8 @@ def write_template(
         if name == "time":
             var = xr.Variable("time", scans.time, var.attrs)
         elif var.dims[:1] == ("time",):
-            shape, chunks = (n, *var.shape[1:]), (1, *var.shape[1:])
-            lazy = da.full(shape, np.nan, dtype=var.dtype, chunks=chunks)
+            shape = (n, *var.shape[1:])  # one dask chunk: a task per scan would cost
+            lazy = da.full(shape, np.nan, dtype=var.dtype, chunks=shape)  # minutes at years
             var = xr.Variable(var.dims, lazy, var.attrs)
         (coords if name in probe.coords else data_vars)[name] = var
     template = xr.Dataset(data_vars, coords=coords, attrs=probe.attrs)

@@ -29,7 +29,11 @@ class PreprocessConfig(ArchiveSelection):
     min_valid_fraction: float = Field(0.5, gt=0.0, le=1.0)  # of fine pixels in a 2 km mean
     # daytime for statistics and day_fraction (deg); was day_sza_max
     stats_sza_max: float = Field(85.0, gt=0.0, le=180.0)
-    scans_per_shard: int = Field(8, ge=1, le=4096)  # shard length along time (one rank per shard)
+    # scans per data shard file along time; None: sized from the archive (layout.shard_sizes)
+    scans_per_shard: int | None = Field(None, ge=1, le=4096)
+    # scans per block of the per-scan arrays, the unit dealt to a rank (a multiple of
+    # scans_per_shard); None: sized from the archive
+    scans_per_block: int | None = Field(None, ge=1)
     zstd_level: int = Field(3, ge=1, le=22)  # compression level
     # rebuild a store that this stage wrote (anything else at --output is refused)
     overwrite: bool = False
@@ -42,6 +46,12 @@ class PreprocessConfig(ArchiveSelection):
     @model_validator(mode="after")
     def _checks(self):
         check_disjoint(self.input_bands, self.target_bands)
+        shard, block = self.scans_per_shard, self.scans_per_block
+        if block is not None and (shard is None or block % shard):
+            raise ValueError(
+                f"scans_per_block {block} must be a multiple of scans_per_shard ({shard}): "
+                "set both, or neither"
+            )
         return self
 
     @property

@@ -1,4 +1,5 @@
-"""MPI plumbing: dealing shards to ranks, one progress bar for the whole job, clean aborts."""
+"""MPI plumbing: dealing blocks of scans to ranks, one progress bar for the whole job, clean
+aborts."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def check_launch(comm: MPI.Comm) -> None:
 
 
 def deal(loads: dict[int, int], size: int) -> list[list[int]]:
-    """Shards -> ranks, heaviest first onto the least-loaded rank (deterministic)."""
+    """Units of work (blocks of scans) -> ranks, heaviest first onto the least-loaded rank
+    (deterministic)."""
     owned: list[list[int]] = [[] for _ in range(size)]
     total = [0] * size
     for shard, load in sorted(loads.items(), key=lambda kv: (-kv[1], kv[0])):

@@ -1,9 +1,10 @@
 """The preprocessing job, top to bottom: catalog -> plan -> per-scan work -> statistics.
 
 Rank 0 walks the archive and prepares the store (template or append), every rank processes
-the shards dealt to it and writes them as chunk-aligned regions, and rank 0 reduces the
-statistics, consolidates the metadata once, and writes the report beside the store. Each
-rank does its part through one ``writer.StoreWriter``, which opens the store once per process.
+the blocks of scans dealt to it and writes them shard by shard as chunk-aligned regions, and
+rank 0 reduces the statistics, consolidates the metadata once, and writes the report beside
+the store. Each rank does its part through one ``writer.StoreWriter``, which opens the store
+once per process.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Plan:
 
     todo: list[tuple[int, Scan]] = field(default_factory=list)  # (slot in the store, scan)
     n_slots: int = 0
+    sizes: tuple[int, int] = (1, 1)  # the store's (scans_per_shard, scans_per_block)
     catalog: Catalog | None = None
     error: str | None = None
 
@@ -44,27 +46,39 @@ def report_path(output: Path) -> Path:
 
 
 def _plan(cfg: PreprocessConfig, store: StoreWriter) -> Plan:
+    """Rank 0: the catalog against the store (vectorised: years of scans are millions)."""
     catalog = build_catalog(cfg)
-    times = np.array([np.datetime64(s.start, "ns") for s in catalog.scans], dtype="datetime64[ns]")
+    times = np.array([s.start for s in catalog.scans], "datetime64[us]").astype("datetime64[ns]")
     state = store.read_state()
     if state is None:
         if catalog.scans:
             store.create(times)
-        return Plan(list(enumerate(catalog.scans)), len(catalog.scans), catalog)
+        sizes = store.sizes or (1, 1)
+        return Plan(list(enumerate(catalog.scans)), len(catalog.scans), sizes, catalog)
     old_times, written, attrs = state
     store.check_compatible(attrs)
-    slot = {t: i for i, t in enumerate(old_times)}
-    new = [s for s, t in zip(catalog.scans, times, strict=True) if t not in slot]
-    if new:
-        new_times = np.array([np.datetime64(s.start, "ns") for s in new], dtype="datetime64[ns]")
-        store.append(new_times, len(old_times))
-        slot.update({t: len(old_times) + i for i, t in enumerate(new_times)})
-    todo = [
-        (slot[t], s)
-        for s, t in zip(catalog.scans, times, strict=True)
-        if slot[t] >= len(written) or written[slot[t]] != layout.SCAN_WRITTEN
-    ]
-    return Plan(sorted(todo, key=lambda x: x[0]), len(old_times) + len(new), catalog)
+    slots = _slots_of(times, old_times)
+    new = np.flatnonzero(slots < 0)
+    if new.size:
+        store.append(times[new], len(old_times))
+        slots[new] = len(old_times) + np.arange(new.size)
+    done = np.zeros(len(slots), bool)
+    old = slots < len(written)
+    done[old] = written[slots[old]] == layout.SCAN_WRITTEN
+    todo = np.flatnonzero(~done)
+    todo = todo[np.argsort(slots[todo], kind="stable")]
+    work = [(int(slots[i]), catalog.scans[i]) for i in todo]
+    return Plan(work, len(old_times) + new.size, store.sizes, catalog)
+
+
+def _slots_of(times: np.ndarray, old_times: np.ndarray) -> np.ndarray:
+    """Each time's slot in the store, -1 for a time it does not hold yet."""
+    if not len(old_times):
+        return np.full(len(times), -1, np.int64)
+    order = np.argsort(old_times, kind="stable")
+    ordered = old_times[order]
+    at = np.searchsorted(ordered, times).clip(max=len(ordered) - 1)
+    return np.where(ordered[at] == times, order[at], -1).astype(np.int64)
 
 
 def _runs(slots: list[tuple[int, Scan]]) -> list[list[tuple[int, Scan]]]:
@@ -82,7 +96,7 @@ def _work(cfg, store: StoreWriter, mine: list[tuple[int, Scan]], progress: Progr
     failed, written, nbytes, projection = [], 0, 0, None
     per_shard: dict[int, list] = {}
     for slot, scan in mine:
-        per_shard.setdefault(slot // cfg.scans_per_shard, []).append((slot, scan))
+        per_shard.setdefault(slot // store.sizes[0], []).append((slot, scan))
     for shard in sorted(per_shard):
         for run in _runs(per_shard[shard]):
             results = []
@@ -102,23 +116,23 @@ def _work(cfg, store: StoreWriter, mine: list[tuple[int, Scan]], progress: Progr
 
 
 def _statistics(cfg: PreprocessConfig, store: StoreWriter, n_slots: int, comm: MPI.Comm) -> dict:
-    """Per-shard partials on every rank, gathered and combined in shard order on rank 0."""
-    s = cfg.scans_per_shard
-    mine = {}
-    for shard in range(comm.rank, (n_slots + s - 1) // s, comm.size):
-        written, partials = store.read_stats(shard * s, min(n_slots, (shard + 1) * s))
-        ok = partials[written == layout.SCAN_WRITTEN]
-        mine[shard] = [stats.reduce_in_order(ok[:, i]) for i in range(len(cfg.bands))]
+    """Per-block totals of the written scans on every rank (blocks dealt round-robin),
+    gathered and reduced in block order on rank 0: the bits ``Store.statistics_over`` gives."""
+    block = store.sizes[1]
+    mine: dict[int, np.ndarray] = {}
+    for b in range(comm.rank, -(-n_slots // block), comm.size):
+        start = b * block
+        written, partials = store.read_stats(start, min(n_slots, start + block))
+        ok = start + np.flatnonzero(written == layout.SCAN_WRITTEN)
+        mine.update(stats.block_totals(ok, block, lambda _, p=partials: p))
     gathered = comm.gather(mine, root=0)
     if comm.rank != 0:
         return {}
-    by_shard = {k: v for part in gathered for k, v in part.items()}
+    total = stats.over_blocks({k: v for part in gathered for k, v in part.items()})
     out = {}
     for i, band in enumerate(cfg.bands):
-        total = stats.reduce_in_order(
-            np.array([by_shard[k][i] for k in sorted(by_shard)]).reshape(-1, 5)
-        )
-        out[band] = stats.summary(total, daytime_only=not BANDS[band_number(band)].emissive)
+        part = stats.EMPTY if total is None else total[i]
+        out[band] = stats.summary(part, daytime_only=not BANDS[band_number(band)].emissive)
     return out
 
 
@@ -146,9 +160,11 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
 def _run_plan(
     cfg: PreprocessConfig, comm: MPI.Comm, store: StoreWriter, plan: Plan, t0: float
 ) -> dict | None:
-    loads = Counter(slot // cfg.scans_per_shard for slot, _ in plan.todo)
-    shards = set(deal(dict(loads), comm.size)[comm.rank])
-    mine = [(slot, scan) for slot, scan in plan.todo if slot // cfg.scans_per_shard in shards]
+    store.sizes = plan.sizes
+    block = plan.sizes[1]
+    loads = Counter(slot // block for slot, _ in plan.todo)
+    blocks = set(deal(dict(loads), comm.size)[comm.rank])
+    mine = [(slot, scan) for slot, scan in plan.todo if slot // block in blocks]
     progress = Progress(
         comm, len(plan.todo), f"preprocess ({comm.size} rank{'s' * (comm.size > 1)})"
     )

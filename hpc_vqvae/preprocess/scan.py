@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..abi.bands import BANDS, band_number
+from ..abi.geometry import fixed_grid_lon_points
 from ..abi.grid import ScanError, grid_scan
 from ..abi.platforms import PLATFORMS
 from ..abi.projection import FixedGridProjection
@@ -23,6 +24,7 @@ class ScanResult:
     sza: np.ndarray  # (ny, nx) float32, degrees
     x: np.ndarray  # (nx,) scan angle of the 2 km pixel centres, radians
     y: np.ndarray  # (ny,)
+    centre_lon: float  # longitude of the centre pixel (deg east), NaN off the disk
     day_fraction: float
     stats: np.ndarray  # (n_bands, 5) partial statistics, see layout.BAND_STAT_FIELDS
     bytes_read: int
@@ -37,6 +39,7 @@ def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> S
     on_disk = np.isfinite(sza)
     day = on_disk & (sza < cfg.stats_sza_max)
     day_fraction = float(day.sum() / max(on_disk.sum(), 1))
+    mid = np.array([gridded.x[len(gridded.x) // 2]]), np.array([gridded.y[len(gridded.y) // 2]])
     partials = [
         stats.partial(v if BANDS[band_number(b)].emissive else np.where(day, v, np.nan))
         for b, v in gridded.bands.items()
@@ -47,6 +50,7 @@ def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> S
         sza,
         gridded.x,
         gridded.y,
+        float(fixed_grid_lon_points(*mid, gridded.projection)[0]),
         day_fraction,
         np.stack(partials),
         gridded.bytes_read,

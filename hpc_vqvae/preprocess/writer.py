@@ -2,8 +2,9 @@
 ``StoreWriter`` per process (see ``hpc_vqvae.store.layout`` for what the arrays and
 attributes are).
 
-Every time-dependent array is split along time at shard boundaries, so one rank owns
-everything of a shard and no two ranks write one object.
+The data arrays (bands, sza) are sharded along time in ``scans_per_shard`` scans, the per-scan
+arrays in blocks of ``scans_per_block`` (a whole number of shards; ``layout.shard_sizes``). A
+rank is dealt whole blocks, so it owns everything of a block and no two ranks write one object.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import zarr
 from .. import outputs
 from ..abi.bands import band_number
 from ..abi.projection import FixedGridProjection
-from ..store import StoreError, is_store, layout
+from ..store import StoreError, decode_time, is_store, layout
 from .config import PreprocessConfig
 from .scan import ScanResult
 
@@ -31,11 +32,16 @@ def _time_chunks(n_before: int, n_new: int, per_shard: int) -> tuple[int, ...]:
     return tuple(chunks)
 
 
-def template(cfg: PreprocessConfig, times: np.ndarray, shape: tuple[int, int], n_before: int = 0):
+Sizes = tuple[int, int]  # (scans_per_shard, scans_per_block)
+
+
+def template(
+    cfg: PreprocessConfig, times: np.ndarray, shape: tuple[int, int], sizes: Sizes, n_before=0
+):
     """A lazy dataset of ``len(times)`` empty scans (nothing is computed or held in memory)."""
     ny, nx = shape
     n = len(times)
-    tc = _time_chunks(n_before, n, cfg.scans_per_shard)
+    tc = _time_chunks(n_before, n, sizes[1])  # whole blocks: whole shards too
     nb = len(cfg.bands)
 
     def empty(tail: tuple[int, ...], dtype, fill):
@@ -85,6 +91,11 @@ def template(cfg: PreprocessConfig, times: np.ndarray, shape: tuple[int, int], n
             "long_name": "longitude_of_projection_origin of the scan's fixed grid",
         },
     )
+    data[layout.CENTRE_LON] = (
+        ("time",),
+        empty((), np.float64, np.nan),
+        {"units": "degrees_east", "long_name": "longitude of the scan's centre pixel"},
+    )
     data[layout.BAND_STATS] = (
         ("time", "band", "stat"),
         empty((nb, len(layout.BAND_STAT_FIELDS)), np.float64, np.nan),
@@ -112,36 +123,37 @@ def template(cfg: PreprocessConfig, times: np.ndarray, shape: tuple[int, int], n
     return xr.Dataset(data, coords=coords)
 
 
-def encoding(cfg: PreprocessConfig, shape: tuple[int, int]) -> dict:
+def encoding(cfg: PreprocessConfig, shape: tuple[int, int], sizes: Sizes) -> dict:
+    """Data arrays: one file per shard, one scan a chunk inside it (read alone). Per-scan
+    arrays: one file per block; the scan angles' rows are large, so theirs is a shard of
+    inner chunks of one data shard each (read in part)."""
     ny, nx = shape
-    s = cfg.scans_per_shard
+    s, block = sizes
     zstd = [zarr.codecs.ZstdCodec(level=cfg.zstd_level)]
     enc = {
         v: {"chunks": (1, ny, nx), "shards": (s, ny, nx), "compressors": zstd}
         for v in [*cfg.bands, layout.SZA]
     }
-    enc[layout.FIXED_GRID_X] = {"chunks": (s, nx), "compressors": zstd}
-    enc[layout.FIXED_GRID_Y] = {"chunks": (s, ny), "compressors": zstd}
-    enc[layout.DAY_FRACTION] = {"chunks": (s,)}
-    enc[layout.WRITTEN] = {"chunks": (s,)}
-    enc[layout.PLATFORM] = {"chunks": (s,)}
-    enc[layout.PROJECTION_LON] = {"chunks": (s,)}
-    enc[layout.BAND_STATS] = {"chunks": (s, len(cfg.bands), len(layout.BAND_STAT_FIELDS))}
-    enc["time"] = {"chunks": (max(s, 1024),), **layout.TIME_ENCODING}
+    enc[layout.FIXED_GRID_X] = {"chunks": (s, nx), "shards": (block, nx), "compressors": zstd}
+    enc[layout.FIXED_GRID_Y] = {"chunks": (s, ny), "shards": (block, ny), "compressors": zstd}
+    for name in (layout.DAY_FRACTION, layout.WRITTEN, layout.PLATFORM, layout.PROJECTION_LON):
+        enc[name] = {"chunks": (block,)}
+    enc[layout.CENTRE_LON] = {"chunks": (block,)}
+    enc[layout.BAND_STATS] = {"chunks": (block, len(cfg.bands), len(layout.BAND_STAT_FIELDS))}
+    enc["time"] = {"chunks": (block,), **layout.TIME_ENCODING}
     return enc
 
 
-def _identity(cfg: PreprocessConfig, shape: tuple[int, int]) -> dict:
-    """What must match for a store to be resumed or appended to (``layout.IDENTITY``)."""
+SIZED = ("scans_per_shard", "scans_per_block")  # None in the config: the store's
+
+
+def _identity(cfg: PreprocessConfig, shape: tuple[int, int], sizes: Sizes | None) -> dict:
+    """What must match for a store to be resumed or appended to (``layout.IDENTITY``); the
+    sizes a config leaves to the archive (None) are those of the store."""
     values = {**cfg.model_dump(include=set(layout.IDENTITY)), "grid_shape": list(shape)}
+    if sizes is not None:
+        values.update(zip(SIZED, sizes, strict=True))
     return {k: values[k] for k in layout.IDENTITY}
-
-
-def _decode_time(array: zarr.Array) -> np.ndarray:
-    """The scan starts as datetime64[ns], decoded by xarray's CF rules from the array's own
-    attributes (as ``xr.open_zarr`` would, without opening the store a second time)."""
-    raw = xr.Dataset({"time": ("time", array[:], dict(array.attrs))})
-    return xr.decode_cf(raw)["time"].values
 
 
 def _write_grid_mapping(group: zarr.Group, projection: FixedGridProjection) -> None:
@@ -173,6 +185,7 @@ class StoreWriter:
 
     def __init__(self, cfg: PreprocessConfig, shape: tuple[int, int]):
         self.cfg, self.shape, self.path = cfg, shape, cfg.output
+        self.sizes: Sizes | None = None  # (scans_per_shard, scans_per_block), once known
         self._group: zarr.Group | None = None
         self._arrays: dict[str, zarr.Array] | None = None
 
@@ -208,12 +221,13 @@ class StoreWriter:
                 "but is not resumed or appended to; write the new scans to another --output"
             )
         group = self.group
-        return _decode_time(group["time"]), group[layout.WRITTEN][:], attrs
+        self.sizes = int(attrs["scans_per_shard"]), int(attrs[layout.SCANS_PER_BLOCK])
+        return decode_time(group["time"]), group[layout.WRITTEN][:], attrs
 
     def check_compatible(self, attrs: dict) -> None:
         have = layout.identity(attrs)
-        for key, value in _identity(self.cfg, self.shape).items():
-            if have[key] != value:
+        for key, value in _identity(self.cfg, self.shape, None).items():
+            if have[key] != value and not (key in SIZED and value is None):
                 raise StoreError(
                     f"{self.path}: made with {key}={have[key]!r}, not {value!r}; "
                     "use --overwrite or another --output"
@@ -223,21 +237,25 @@ class StoreWriter:
         """Write the template of a new store (metadata and coordinates only)."""
         self._group = self._arrays = None  # whatever was there is replaced
         outputs.remove(self.path, ours=is_store)  # read_state has refused anything not ours
-        ds = template(self.cfg, times, self.shape)
+        n_data = len(self.cfg.bands) + 1  # and sza
+        self.sizes = layout.shard_sizes(
+            len(times), n_data, self.cfg.scans_per_shard, self.cfg.scans_per_block
+        )
+        ds = template(self.cfg, times, self.shape, self.sizes)
         ds.attrs = {
-            **_identity(self.cfg, self.shape),
+            **_identity(self.cfg, self.shape, self.sizes),
             "Conventions": layout.CONVENTIONS,
             "title": "GOES ABI scans on the 2 km fixed grid",
             layout.STATISTICS: {},
             layout.LAYOUT_KEY: layout.TEMPLATE_PENDING,
         }
-        enc = encoding(self.cfg, self.shape)
+        enc = encoding(self.cfg, self.shape, self.sizes)
         ds.to_zarr(self.path, compute=False, encoding=enc, consolidated=False, zarr_format=3)
         self.group.attrs[layout.LAYOUT_KEY] = layout.LAYOUT_VERSION
 
     def append(self, times: np.ndarray, n_before: int) -> None:
         """Grow the store along time by ``len(times)`` empty scans."""
-        ds = template(self.cfg, times, self.shape, n_before=n_before)
+        ds = template(self.cfg, times, self.shape, self.sizes, n_before=n_before)
         ds = ds.drop_vars(["band", "stat"])
         ds.attrs = dict(self.group.attrs)  # xarray rewrites the group's attrs: the same ones
         ds.to_zarr(self.path, append_dim="time", compute=False, consolidated=False)
@@ -270,6 +288,7 @@ class StoreWriter:
             arrays[layout.PLATFORM][region] = platform
             lon = stack(lambda r: r.projection.longitude_of_projection_origin, np.nan)
             arrays[layout.PROJECTION_LON][region] = lon
+            arrays[layout.CENTRE_LON][region] = stack(lambda r: r.centre_lon, np.nan)
             nan_stats = np.full((len(bands), len(layout.BAND_STAT_FIELDS)), np.nan)
             arrays[layout.BAND_STATS][region] = stack(lambda r: r.stats, nan_stats)
         flags = [layout.SCAN_WRITTEN if r is not None else layout.SCAN_FAILED for r in results]
@@ -284,7 +303,7 @@ class StoreWriter:
         """satellite -> scans written, first and last scan start: which satellites a store
         (or a west/east request across a handover) holds."""
         arrays = self.arrays
-        time = _decode_time(arrays["time"])
+        time = decode_time(arrays["time"])
         written = arrays[layout.WRITTEN][:] == layout.SCAN_WRITTEN
         codes = arrays[layout.PLATFORM][:]
         out = {}

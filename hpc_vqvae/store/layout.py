@@ -11,6 +11,7 @@ fixed-grid projection read from the files, and the band statistics training norm
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,8 +22,9 @@ from ..abi.bands import BANDS, band_number
 from ..abi.epoch import J2000
 
 LAYOUT_KEY = "hpc_vqvae_layout"  # LAYOUT_VERSION once the template is complete
-LAYOUT_VERSION = 3  # 2: each scan records its satellite; 3: CF grid mapping and coordinates
-READABLE_VERSIONS = (1, 2, 3)  # what the data stage and prediction open
+LAYOUT_VERSION = 4  # 2: each scan records its satellite; 3: CF grid mapping and coordinates;
+# 4: per-scan arrays in blocks of many scans, and each scan's centre longitude
+READABLE_VERSIONS = (1, 2, 3, 4)  # what the data stage and prediction open
 TEMPLATE_PENDING = "template-in-progress"  # LAYOUT_KEY while the template is being written
 
 # Arrays besides the bands (time is the scan start, UTC).
@@ -34,7 +36,47 @@ BAND_STATS = "band_stats"  # (time, band, stat) per-scan partial statistics
 BAND_STAT_FIELDS = ("count", "mean", "m2", "min", "max")
 PLATFORM = "platform"  # (time,) int8: the scan's satellite as its number (17: G17); 0 pending
 PROJECTION_LON = "projection_longitude"  # (time,) float64: its longitude_of_projection_origin
+CENTRE_LON = "centre_lon"  # (time,) float64: longitude of the scan's centre pixel (layout 4)
 SCAN_FAILED, SCAN_PENDING, SCAN_WRITTEN = -1, 0, 1  # values of WRITTEN
+
+# The arrays with one value or one row per scan: small, so they are chunked in blocks of many
+# scans (``scans_per_block``) rather than in data shards; layouts 1-3 chunked them per shard.
+PER_SCAN = (
+    DAY_FRACTION, WRITTEN, PLATFORM, PROJECTION_LON, CENTRE_LON, BAND_STATS,
+    FIXED_GRID_X, FIXED_GRID_Y,
+)  # fmt: skip
+SCANS_PER_BLOCK = "scans_per_block"  # attribute (layout 4; older stores: per shard)
+
+# A store's file count: each data array (bands, sza) has one file per shard, each per-scan array
+# one per block. Parallel file systems cap a user's inodes in the low millions and want few,
+# large files, so the default sizes grow with the store: a 5-year, 1-minute meso store (2.6M
+# scans) keeps near 150,000 files. A block is also the unit dealt to a writing rank (one writer
+# per object), so a store keeps about MIN_BLOCKS of them where it can.
+DATA_FILES = 150_000  # aimed at over all data arrays
+MIN_SCANS_PER_SHARD, MAX_SCANS_PER_SHARD = 8, 512
+MIN_BLOCKS, MAX_SHARDS_PER_BLOCK = 1024, 64
+
+
+def _pow2_at_least(x: float) -> int:
+    return 1 << max(0, math.ceil(math.log2(max(x, 1.0))))
+
+
+def shard_sizes(
+    n_scans: int,
+    n_data_arrays: int,
+    scans_per_shard: int | None = None,
+    scans_per_block: int | None = None,
+) -> tuple[int, int]:
+    """(scans_per_shard, scans_per_block) of a new store of ``n_scans`` scans; what is given
+    is kept (a block must be a whole number of shards: the config checks it)."""
+    if scans_per_shard is None:
+        wanted = _pow2_at_least(n_scans * n_data_arrays / DATA_FILES)
+        scans_per_shard = min(MAX_SCANS_PER_SHARD, max(MIN_SCANS_PER_SHARD, wanted))
+    if scans_per_block is None:
+        shards = _pow2_at_least(n_scans / (scans_per_shard * MIN_BLOCKS))
+        scans_per_block = scans_per_shard * min(MAX_SHARDS_PER_BLOCK, shards)
+    return scans_per_shard, scans_per_block
+
 
 # Time as int64 microseconds since J2000: exact for ABI's tenth-of-a-second stamps; UTC
 # counted as numpy does, without leap seconds (CF 1.11's units_metadata says so).
@@ -70,6 +112,7 @@ IDENTITY = (
     "target_bands",
     "grid_shape",
     "scans_per_shard",
+    "scans_per_block",
     "mask_dqf",
     "min_valid_fraction",
     "stats_sza_max",

@@ -40,6 +40,13 @@ def is_store(path: Path) -> bool:
     return attrs.get(layout.LAYOUT_KEY) in (*layout.READABLE_VERSIONS, layout.TEMPLATE_PENDING)
 
 
+def decode_time(array: zarr.Array) -> np.ndarray:
+    """The scan starts as datetime64[ns], decoded by xarray's CF rules from the array's own
+    attributes (as ``xr.open_zarr`` would, without opening every array of the store)."""
+    raw = xr.Dataset({"time": ("time", array[:], dict(array.attrs))})
+    return xr.decode_cf(raw)["time"].values
+
+
 @dataclass(frozen=True)
 class ScanTable:
     """One row per time slot of the store (written or not)."""
@@ -102,13 +109,18 @@ class Store:
             except ValueError as err:
                 raise StoreError(f"data store {self.path}: {err}") from None
 
+    def projection_longitudes(self, positions: Sequence[int]) -> np.ndarray:
+        """Each scan's projection longitude, one array (layout 1: the store's one for all)."""
+        positions = np.asarray(positions, int)
+        if layout.PROJECTION_LON not in self.group:
+            return np.full(len(positions), self.projection().longitude_of_projection_origin)
+        return np.asarray(self.group[layout.PROJECTION_LON].oindex[positions])
+
     def scan_projections(self, positions: Sequence[int]) -> list[FixedGridProjection]:
         """Each scan's own projection: the store's record with the scan's projection
-        longitude (stores of layout 1 recorded one projection for all their scans)."""
+        longitude."""
         record = self.projection()
-        if layout.PROJECTION_LON not in self.group:
-            return [record] * len(positions)
-        lon = self.group[layout.PROJECTION_LON].oindex[np.asarray(positions, int)]
+        lon = self.projection_longitudes(positions)
         return [replace(record, longitude_of_projection_origin=float(x)) for x in lon]
 
     def scan_satellites(self, positions: Sequence[int]) -> list[str]:
@@ -116,20 +128,27 @@ class Store:
         if layout.PLATFORM not in self.group:
             return [self.attrs["satellite"]] * len(positions)
         codes = self.group[layout.PLATFORM].oindex[np.asarray(positions, int)]
-        return [layout.platform_name(c) for c in codes]
+        names = {int(c): layout.platform_name(c) for c in np.unique(codes)}
+        return [names[c] for c in codes.tolist()]
 
     def statistics_over(self, positions: Sequence[int], bands: Sequence[str]) -> dict:
         """Band statistics (count, mean, std, min, max; visible bands: daytime) over the
-        scans at ``positions``, from their per-scan partials in time order: the training
-        days' own, for a normaliser that has seen nothing of the scored days."""
+        scans at ``positions``, from their per-scan partials: the training days' own, for a
+        normaliser that has seen nothing of the scored days. Read and reduced a block at a
+        time, as preprocessing reduced the store's (the same bits over the same scans)."""
         names = [band_name(int(b)) for b in self.group["band"][:]]
-        partials = self.group[layout.BAND_STATS].oindex[np.asarray(sorted(positions), int)]
+        columns = [names.index(b) for b in bands]
+        array = self.group[layout.BAND_STATS]
+        block = array.chunks[0]  # a block (layout 4) or a shard (1-3) of scans
+        totals = stats.block_totals(
+            np.asarray(positions, np.int64), block, lambda b: array[b * block : (b + 1) * block]
+        )
+        total = stats.over_blocks(totals)
         out = {}
-        for band in bands:
-            i = names.index(band)
-            total = stats.reduce_in_order(partials[:, i])
+        for band, i in zip(bands, columns, strict=True):
             visible = not BANDS[band_number(band)].emissive
-            out[band] = stats.summary(total, daytime_only=visible)
+            part = stats.EMPTY if total is None else total[i]
+            out[band] = stats.summary(part, daytime_only=visible)
         return out
 
     def require_arrays(self, names: Sequence[str]) -> None:
@@ -141,30 +160,33 @@ class Store:
                 raise StoreError(f"band {name} is not in data store {self.path} (it has {bands})")
 
     def table(self) -> ScanTable:
-        """The per-scan table; time is decoded by xarray (CF units), once."""
-        with xr.open_zarr(self.path, consolidated=False) as ds:
-            time = ds["time"].values
+        """The per-scan table, from the store's 1-D arrays alone (layout 4; older stores
+        work out the centre longitudes from their scan angles)."""
         ny, nx = self.group[layout.SZA].shape[1:]
+        group = self.group
+        origin = self._origin_lon()
+        if layout.CENTRE_LON in group:
+            lon = group[layout.CENTRE_LON][:]
+        else:
+            x = group[layout.FIXED_GRID_X][:, nx // 2]
+            y = group[layout.FIXED_GRID_Y][:, ny // 2]
+            lon = fixed_grid_lon_points(x, y, self.projection(), origin)
         return ScanTable(
-            time=time,
-            written=np.asarray(self.group[layout.WRITTEN][:]),
-            day_fraction=np.asarray(self.group[layout.DAY_FRACTION][:]),
+            time=decode_time(group["time"]),
+            written=np.asarray(group[layout.WRITTEN][:]),
+            day_fraction=np.asarray(group[layout.DAY_FRACTION][:]),
             grid_shape=(int(ny), int(nx)),
-            centre_lon=self._centre_lon(nx, ny),
+            centre_lon=np.where(np.isfinite(lon), lon, origin),
         )
 
-    def _centre_lon(self, nx: int, ny: int) -> np.ndarray:
-        """Each scan's centre longitude (meso sectors move), with its own projection; the
-        projection's own longitude for a scan not written or centred off the disk."""
-        x = self.group[layout.FIXED_GRID_X][:, nx // 2]
-        y = self.group[layout.FIXED_GRID_Y][:, ny // 2]
-        record = self.projection()
-        origin = np.full(len(x), record.longitude_of_projection_origin)
-        if layout.PROJECTION_LON in self.group:
-            own = self.group[layout.PROJECTION_LON][:]
-            origin = np.where(np.isfinite(own), own, origin)
-        lon = fixed_grid_lon_points(x, y, record, origin)
-        return np.where(np.isfinite(lon), lon, origin)
+    def _origin_lon(self) -> np.ndarray:
+        """Each scan's projection longitude: the day of a scan not written or centred off the
+        disk is counted there."""
+        record = self.projection().longitude_of_projection_origin
+        if layout.PROJECTION_LON not in self.group:
+            return np.full(self.group[layout.WRITTEN].shape, record)
+        own = self.group[layout.PROJECTION_LON][:]
+        return np.where(np.isfinite(own), own, record)
 
     def scans(self, positions: Sequence[int], names: Sequence[str]) -> dict[str, np.ndarray]:
         """Whole scans at ``positions``, stacked along a first axis, by array name: one

@@ -32,8 +32,11 @@ def start_mlflow_server(root: Path, port: int) -> subprocess.Popen:
         "--port",
         str(port),
     ]
+    # Without the job runner (GenAI jobs): its Huey consumers, four processes polling, would
+    # take CPU from the tests for as long as the server is up.
+    env = dict(os.environ, MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false")
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -34,6 +34,13 @@ def small_run(store: Path, steps: int, *extra: str) -> list[str]:
     ]
 
 
+def cores_per_worker() -> int:
+    """The cores one test may give its threads: all of them, or its share under `make test`'s
+    pytest-xdist workers (threads past it spin against the other worker's processes)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    return max(1, (os.cpu_count() or 1) // workers)
+
+
 def train_env(**extra) -> dict:
     env = dict(
         os.environ,

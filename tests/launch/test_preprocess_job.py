@@ -36,7 +36,7 @@ def archive(tmp_path_factory) -> tuple[Path, Path]:
     write_archive(spec)
     config = root / "preprocess.yaml"
     text = (REPO / "configs" / "preprocess.yaml").read_text()
-    config.write_text(text.replace("scans_per_shard: 8", "scans_per_shard: 2"))
+    config.write_text(text.replace("scans_per_shard: null", "scans_per_shard: 2"))
     return root, config
 
 

@@ -6,7 +6,6 @@ reflectance scale. Run with -s to see the table."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers.stores import preprocess_here, write_synthetic
-from tests.helpers.training import run_trainer, train_env
+from tests.helpers.training import cores_per_worker, run_trainer, train_env
 
 # Its 500 steps are the point: a few minutes on 2 idle cores, but 15 with other jobs on them
 # (store, then 400 of 500 steps, in a baseline run here): past the suite's 900 s limit.
@@ -31,7 +30,7 @@ def demo_store(tmp_path_factory) -> Path:
 
 
 def test_tiny_vqgan_beats_both_baselines_on_the_test_days(demo_store, tmp_path):
-    cores = str(os.cpu_count() or 1)  # one process trains: it may use every core
+    cores = str(cores_per_worker())  # one process trains: it may use every core it has
     run_dir = tmp_path / "run"
     overrides = [f"data.store={demo_store}", "train.val_every=500", "train.log_every=100"]
     run_trainer(1, "none", overrides, run_dir, env=train_env(OMP_NUM_THREADS=cores))

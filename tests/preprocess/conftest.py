@@ -27,8 +27,15 @@ def archive(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def config_file(tmp_path_factory) -> Path:
-    """Small shards (3 scans) so that a 16-scan store has several, one of them partial."""
+    """Small shards (3 scans) in blocks of two (6 scans), so that a 16-scan store has several
+    of each, partial ones too, and two ranks share them."""
     path = tmp_path_factory.mktemp("cfg") / "preprocess.yaml"
     text = (REPO / "configs" / "preprocess.yaml").read_text()
-    path.write_text(text.replace("scans_per_shard: 8", "scans_per_shard: 3"))
+    small = {
+        "scans_per_shard: null": "scans_per_shard: 3",
+        "scans_per_block: null": "scans_per_block: 6",
+    }
+    for default, value in small.items():
+        text = text.replace(default, value)
+    path.write_text(text)
     return path

@@ -18,6 +18,7 @@ import zarr
 from hpc_vqvae.abi import read_band
 from hpc_vqvae.abi.names import place_in_archive
 from hpc_vqvae.outputs import Lock
+from hpc_vqvae.store import Store
 from tests.helpers.real import REPO, sample_files
 from tests.helpers.stores import load_store, preprocess_cmd, run_preprocess
 
@@ -112,10 +113,18 @@ def test_two_ranks_equal_one(archive, config_file, clean_store, tmp_path, mpiexe
     assert a.attrs["statistics"]["C02"]["daytime_only"] is True
     assert "16/16" in proc.stderr and "preprocess (2 ranks)" in proc.stderr
     assert _report(out)["ranks"] == 2 and _report(out)["written"] == 16
-    # the layout: zarr v3, zstd, one scan per chunk, shards of 3 scans, consolidated once
+    # the layout: zarr v3, zstd, one scan per chunk, shards of 3 scans, per-scan arrays in
+    # blocks of 6, consolidated once
     group = zarr.open_group(out, mode="r")
     c13 = group["C13"]
     assert c13.chunks == (1, 500, 500) and c13.shards == (3, 500, 500)
+    assert group["written"].chunks == (6,) and group["fixed_grid_x"].shards == (6, 500)
+    assert (a.attrs["scans_per_shard"], a.attrs["scans_per_block"]) == (3, 6)
+    # the statistics a training run reduces over the same scans: the same bits
+    every = np.flatnonzero(a.written.values == 1)
+    assert Store.open(out).statistics_over(every, ["C13", "C02"]) == {
+        band: a.attrs["statistics"][band] for band in ("C13", "C02")
+    }
     assert "zstd" in json.dumps(c13.metadata.to_dict())
     assert "consolidated_metadata" in json.loads((out / "zarr.json").read_text())
     assert np.issubdtype(a.time.dtype, np.datetime64)

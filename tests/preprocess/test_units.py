@@ -96,3 +96,13 @@ def test_renamed_key_is_read_for_one_release(tmp_path):
     both.write_text("day_sza_max: 80.0\nstats_sza_max: 85.0\n")
     with pytest.raises(ConfigError, match="day_sza_max is the old name of stats_sza_max"):
         load_config(both, flags)
+
+
+def test_slots_of_finds_each_time_in_the_store_and_marks_new_ones():
+    from hpc_vqvae.preprocess.pipeline import _slots_of
+
+    old = np.array(["2020-01-02", "2019-12-31", "2020-01-01"], "datetime64[ns]")  # appended
+    times = np.array(["2019-12-30", "2019-12-31", "2020-01-01", "2020-01-02", "2020-01-03"])
+    slots = _slots_of(times.astype("datetime64[ns]"), old)
+    assert slots.tolist() == [-1, 1, 2, 0, -1]
+    assert _slots_of(times.astype("datetime64[ns]"), old[:0]).tolist() == [-1] * 5

@@ -4,6 +4,7 @@ before this layout's renames, which must keep working (open, resume, feed the da
 from __future__ import annotations
 
 import shutil
+from datetime import datetime
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import zarr
 from hpc_vqvae.abi.epoch import J2000
 from hpc_vqvae.abi.projection import FixedGridProjection
 from hpc_vqvae.data import DataConfig, PatchDataset
+from hpc_vqvae.predict.sources import read_batch, select_scans
 from hpc_vqvae.store import Store, StoreError, StoreNotFound, layout
 from tests.helpers.stores import load_store, preprocess_here
 
@@ -46,6 +48,7 @@ def test_what_is_not_a_finished_store_is_refused(tmp_path, train_store):
 def _as_made_before(path) -> None:
     """A store as layout 1 wrote it: no per-scan satellite or projection longitude, the
     satellite as given (G17), ``day_sza_max``, and no ``inverse_flattening`` in the record."""
+    _as_layout_3(path)
     for name in (layout.PLATFORM, layout.PROJECTION_LON):
         shutil.rmtree(path / name)
     group = zarr.open_group(path, mode="r+", use_consolidated=False)
@@ -60,6 +63,44 @@ def _as_made_before(path) -> None:
     group.attrs.clear()
     group.attrs.update(attrs)
     layout.consolidate(path)
+
+
+def _as_layout_3(path) -> None:
+    """A store as layout 3 wrote it: no centre longitudes, its per-scan arrays chunked per
+    shard (as a store this small has them: one shard a block)."""
+    group = zarr.open_group(path, mode="r+", use_consolidated=False)
+    assert group[layout.WRITTEN].chunks == (group.attrs["scans_per_shard"],)
+    shutil.rmtree(path / layout.CENTRE_LON)
+    attrs = dict(group.attrs)
+    del attrs[layout.SCANS_PER_BLOCK]
+    attrs[layout.LAYOUT_KEY] = 3
+    group.attrs.clear()
+    group.attrs.update(attrs)
+    layout.consolidate(path)
+
+
+def test_a_store_of_layout_3_gives_the_same_table_split_and_statistics(train_store, tmp_path):
+    """Without the centre longitudes it works them out from the scan angles: the same days."""
+    old = tmp_path / "old.zarr"
+    shutil.copytree(train_store, old)
+    _as_layout_3(old)
+    new, was = Store.open(train_store), Store.open(old)
+    assert layout.CENTRE_LON not in was.group and layout.CENTRE_LON in new.group
+    a, b = new.table(), was.table()
+    np.testing.assert_array_equal(a.time, b.time)
+    np.testing.assert_array_equal(a.written, b.written)
+    np.testing.assert_allclose(a.centre_lon, b.centre_lon, rtol=0, atol=1e-9)
+    assert -150 < a.centre_lon.min() <= a.centre_lon.max() < -100  # M1 off the US west coast
+    n = len(a.time)
+    assert was.statistics_over(range(n), ["C13"]) == new.statistics_over(range(n), ["C13"])
+    cfg = DataConfig(
+        store=old, patch_size=32, samples_per_epoch=8, test_fraction=0, split_blocks=1,
+        buffer_days=0,
+    )  # fmt: skip
+    assert PatchDataset(cfg, "train")[0]["ir"].shape == (3, 32, 32)
+    scans = select_scans(old, datetime(2020, 5, 1), datetime(2020, 5, 3))  # prediction's reads
+    batch = read_batch(scans, slice(0, 2), ["C11", "C13", "C14"])
+    assert batch.bt.shape[:2] == (2, 3) and np.isfinite(batch.x).all()
 
 
 def test_a_store_of_layout_1_still_opens_and_feeds_training(train_store, tmp_path):

@@ -1,0 +1,420 @@
+"""Every stage's set-up at archive scale: stores of 26,300, 263,000 and 2,630,000 scans.
+
+    python benchmarks/scale.py build --from SMALL --scans N [--every 10min] --out BIG
+    python benchmarks/scale.py measure --store BIG [--model RUN_DIR] [--ranks 1 2]
+    python benchmarks/scale.py run --work DIR [--scans 26300 263000 2630000]
+
+``build`` makes a store of N scans from a small one that ``preprocess`` wrote: the writer's own
+template (so the layout is today's), the per-scan arrays written for N scans (a scan every
+``--every`` from 2019-01-01), and the data shards hard-linked from the small store's, so the
+data is real and costs no disk. The small store must hold at least one whole shard of the
+size a store of N scans gets (``layout.shard_sizes``); ``run`` makes it.
+
+``measure`` times each set-up step in a fresh process (imports included) and prints a table of
+wall seconds and the peak RSS of the largest rank. Commands run until the point named (the
+first training step, the first shard predicted, the first scan scored) and are then stopped.
+``run`` does it all: a synthetic archive, the small stores, a tiny model, the big stores,
+the table. Figures go to benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from hpc_vqvae.abi.selection import parse_every
+from hpc_vqvae.preprocess.catalog import Catalog, Scan
+from hpc_vqvae.preprocess.config import PreprocessConfig
+from hpc_vqvae.preprocess.writer import StoreWriter
+from hpc_vqvae.store import Store, layout
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "configs" / "tiny.yaml"
+LIMIT_S = 300  # a step still running after this is stopped and shown as "> 300"
+START = datetime(2019, 1, 1, 0, 0, 27, 500000)  # ABI's meso scans start at :27.5 s
+
+
+# --- build --------------------------------------------------------------------------------------
+
+
+def _config(small: Store, out: Path, years: list[int], sizes: tuple[int, int]) -> PreprocessConfig:
+    """The small store's identity, for a store of other years and sizes."""
+    ident = layout.identity(small.attrs)
+    keep = ("sector", "input_bands", "target_bands", "mask_dqf", "min_valid_fraction")
+    return PreprocessConfig(
+        archive=out.parent,
+        output=out,
+        years=years,
+        satellite=small.attrs["satellite"],
+        stats_sza_max=ident["stats_sza_max"],
+        scans_per_shard=sizes[0],
+        scans_per_block=sizes[1],
+        **{k: ident[k] for k in keep},
+    )
+
+
+def build(small_path: Path, n: int, every: timedelta, out: Path) -> None:
+    small = Store.open(small_path)
+    bands = small.attrs["input_bands"] + small.attrs["target_bands"]
+    shard = int(small.attrs["scans_per_shard"])
+    sizes = layout.shard_sizes(n, len(bands) + 1)
+    if sizes[0] != shard:
+        sys.exit(f"a store of {n} scans has shards of {sizes[0]} scans, {small_path} of {shard}")
+    table = small.table()
+    whole = len(table.time) // shard
+    if whole == 0 or not (table.written[: whole * shard] == layout.SCAN_WRITTEN).all():
+        sys.exit(f"{small_path}: needs a whole shard ({shard} scans), every scan written")
+    times = np.datetime64(START, "ns") + np.arange(n) * np.timedelta64(every)
+    years = sorted({int(str(t)[:4]) for t in times[[0, -1]]})
+    cfg = _config(small, out, list(range(years[0], years[-1] + 1)), sizes)
+    writer = StoreWriter(cfg, table.grid_shape)
+    writer.read_state()  # refuses a folder that is not a store of ours
+    writer.create(times)
+    # scan i of the big store is scan ((i // shard) % whole) * shard + i % shard of the small
+    block = sizes[1]
+    source = {name: small.group[name][:] for name in layout.PER_SCAN}
+    for start in range(0, n, block):
+        i = np.arange(start, min(n, start + block))
+        src = (i // shard) % whole * shard + i % shard
+        for name, values in source.items():
+            writer.arrays[name][start : start + len(i)] = values[src]
+    for name in [*bands, layout.SZA]:
+        for k in range(-(-n // shard)):
+            target = out / name / "c" / str(k) / "0" / "0"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.link(small_path / name / "c" / str(k % whole) / "0" / "0", target)
+    writer.finalize(small.statistics, small.projection())
+    print(f"{out}: {n} scans, shards of {sizes[0]}, blocks of {sizes[1]}, {files(out)} files")
+
+
+def files(path: Path) -> int:
+    return sum(len(names) for _, _, names in os.walk(path))
+
+
+def metadata_mb(path: Path) -> float:
+    """Everything but the data shards: what opening and planning read."""
+    data = {"c"}
+    size = 0
+    for root, _dirs, names in os.walk(path):
+        rel = Path(root).relative_to(path).parts
+        if len(rel) >= 2 and rel[1] in data and rel[0].startswith(("C", layout.SZA)):
+            continue
+        size += sum((Path(root) / f).stat().st_size for f in names)
+    return size / 1e6
+
+
+# --- steps in this process (python scale.py step NAME) -------------------------------------------
+
+
+def _catalog_of(store: Store, extra_days: int = 0) -> Catalog:
+    """The catalog a resumed preprocess would find: the store's scans (and ``extra_days``
+    of new ones after them), as Scan records; their files are never opened by the plan."""
+    t = store.table().time
+    step = t[1] - t[0]
+    new = t[-1] + step * np.arange(1, 1 + int(np.timedelta64(extra_days, "D") // step))
+    sat, sector = store.attrs["satellite"], store.attrs["sector"]
+    starts = np.concatenate([t, new]).astype("datetime64[us]").tolist()
+    return Catalog([Scan(sat, sector, s, {}) for s in starts])
+
+
+def _plan(path: Path, extra_days: int) -> dict:
+    from hpc_vqvae.preprocess import pipeline
+
+    store = Store.open(path)
+    catalog = _catalog_of(store, extra_days)
+    years = sorted({s.start.year for s in catalog.scans[:: max(1, len(catalog.scans) // 100)]})
+    shard = store.attrs["scans_per_shard"]
+    cfg = _config(store, path, [*years, catalog.scans[-1].start.year], (shard, None))
+    cfg = cfg.model_copy(update={"scans_per_block": None})
+    pipeline.build_catalog = lambda _cfg: catalog
+    t0 = time.perf_counter()
+    plan = pipeline._plan(cfg, StoreWriter(cfg, store.table().grid_shape))
+    return {"s": time.perf_counter() - t0, "todo": len(plan.todo)}
+
+
+STEPS: dict[str, Callable[[Path], dict]] = {
+    "open": lambda p: {"scans": len(Store.open(p).table().time)},
+    "resume": lambda p: _plan(p, 0),
+    "append": lambda p: _plan(p, 30),
+}
+
+
+def step(name: str, path: Path) -> None:
+    t0 = time.perf_counter()
+    out = STEPS[name](path)
+    out.setdefault("s", time.perf_counter() - t0)
+    out["rss_gb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    print(json.dumps(out))
+
+
+# --- measuring commands ---------------------------------------------------------------------------
+
+
+def watch(cmd: list[str], done: Callable[[str], bool], log: Path, limit: float = LIMIT_S) -> dict:
+    """Run ``cmd`` until ``done(its output so far)`` or its exit; wall seconds and the peak
+    RSS of its largest Python process (a rank), polled."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu")
+    t0, peak, reached = time.perf_counter(), 0, False
+    with log.open("w") as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        parent = psutil.Process(proc.pid)
+        while proc.poll() is None and time.perf_counter() - t0 < limit:
+            for p in [parent, *parent.children(recursive=True)]:
+                try:
+                    if "python" in p.name():
+                        peak = max(peak, p.memory_info().rss)
+                except psutil.Error:
+                    pass
+            if done(log.read_text(errors="replace")):
+                reached = True
+                break
+            time.sleep(0.2)
+        wall = time.perf_counter() - t0
+        for p in [*parent.children(recursive=True), parent]:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        proc.wait()
+    reached = reached or (proc.returncode == 0 and done(log.read_text(errors="replace")))
+    return {"s": wall, "rss_gb": peak / 1e9, "ok": reached}
+
+
+def _mpi(ranks: int, *args) -> list[str]:
+    return [shutil.which("mpiexec") or "mpiexec", "-n", str(ranks), sys.executable, *map(str, args)]
+
+
+def _progress(desc: str) -> Callable[[str], bool]:
+    """A tqdm bar named ``desc`` past 0 (its first shard or scan is done)."""
+    return lambda text: re.search(rf"{desc}:\s+\d+%\|[^|]*\|\s*[1-9]", text) is not None
+
+
+def measure(store: Path, model: Path | None, ranks: list[int], work: Path) -> list[dict]:
+    rows = []
+    table = Store.open(store).table()
+    first_day = str(table.time[0].astype("datetime64[D]"))
+    whole = [
+        str(table.time[0].astype("datetime64[s]")),
+        str(table.time[-1].astype("datetime64[s]")),
+    ]
+
+    def add(what: str, r: int, result: dict) -> None:
+        rows.append({"step": what, "ranks": r, **result})
+        print(json.dumps(rows[-1]), file=sys.stderr)
+
+    for name in ("open", "resume"):
+        cmd = [sys.executable, __file__, "step", name, "--store", str(store)]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=LIMIT_S * 2)
+        add(
+            name, 1, json.loads(proc.stdout.strip().splitlines()[-1]) | {"ok": proc.returncode == 0}
+        )
+    train = ["-m", "hpc_vqvae.train", "--config", TINY, "--run-dir", work / "run"]
+    overrides = [
+        f"data.store={store}",
+        "train.max_steps=1",
+        "train.log_every=1",
+        "train.precision=fp32",
+        "train.batch_size=2",
+        "data.patch_size=32",
+    ]
+    dry = [sys.executable, "-m", "hpc_vqvae.launch", "--config", TINY, "--dry-run", *overrides]
+    add("launch --dry-run", 1, watch(dry, lambda _: False, work / "dry.log"))
+    for r in ranks:
+        shutil.rmtree(work / "run", ignore_errors=True)
+        first_step = lambda _: (work / "run" / "metrics.jsonl").is_file()  # noqa: E731
+        add(
+            "train: to its first step",
+            r,
+            watch(_mpi(r, *train, *overrides), first_step, work / f"train{r}.log"),
+        )
+        if model is None:
+            continue
+        for what, span in (("whole range", whole), ("one day", [first_day, first_day + "T23:59"])):
+            out = work / f"night{r}.zarr"
+            shutil.rmtree(out, ignore_errors=True)
+            cmd = _mpi(
+                r,
+                "-m",
+                "hpc_vqvae.predict",
+                "--checkpoint",
+                model,
+                "--store",
+                store,
+                "--start",
+                span[0],
+                "--end",
+                span[1],
+                "--output",
+                out,
+            )
+            add(
+                f"predict --store, {what}: to its first shard",
+                r,
+                watch(cmd, _progress("predict"), work / f"predict{r}.log"),
+            )
+        cmd = _mpi(r, "-m", "hpc_vqvae.evaluate", "--checkpoint", model, "--store", store)
+        add(
+            "evaluate --split test: to its first scan",
+            r,
+            watch(cmd, _progress("evaluate"), work / f"evaluate{r}.log"),
+        )
+    cmd = [sys.executable, __file__, "step", "append", "--store", str(store)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=LIMIT_S * 2)
+    add("append a month", 1, json.loads(proc.stdout.strip().splitlines()[-1]) | {"ok": True})
+    return rows
+
+
+def print_table(results: dict[int, dict]) -> None:
+    ns = sorted(results)
+    print("| step | ranks | " + " | ".join(f"N = {n:,}" for n in ns) + " |")
+    print("|---|---|" + "---|" * len(ns))
+    keys = [(r["step"], r["ranks"]) for r in results[ns[0]]["rows"]]
+    for key in keys:
+        cells = []
+        for n in ns:
+            row = next((r for r in results[n]["rows"] if (r["step"], r["ranks"]) == key), None)
+            if row is None:
+                cells.append("-")
+                continue
+            s = f"{row['s']:.1f} s" if row["ok"] else f"> {row['s']:.0f} s (stopped)"
+            cells.append(f"{s}, {row['rss_gb']:.2f} GB")
+        print(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
+    print("| files in the store | | " + " | ".join(f"{results[n]['files']:,}" for n in ns) + " |")
+    print("| metadata (MB) | | " + " | ".join(f"{results[n]['meta_mb']:.0f}" for n in ns) + " |")
+
+
+# --- everything ----------------------------------------------------------------------------------
+
+
+def _sh(*cmd, **kw) -> None:
+    print("+", " ".join(map(str, cmd)), file=sys.stderr)
+    subprocess.run([str(c) for c in cmd], check=True, **kw)
+
+
+def run(work: Path, scans: list[int], every: timedelta, ranks: list[int]) -> None:
+    work.mkdir(parents=True, exist_ok=True)
+    archive = work / "abi"
+    if not archive.exists():  # 6 days of 24 daytime scans: 144, a whole shard of 128
+        _sh(
+            sys.executable,
+            "-m",
+            "hpc_vqvae.synth",
+            "--archive",
+            archive,
+            "--start",
+            "2020-05-01",
+            "--end",
+            "2020-05-06",
+            "--every",
+            "10min",
+            "--hours",
+            "18-21",
+        )
+    smalls = {}
+    for n in scans:
+        shard = layout.shard_sizes(n, 7)[0]
+        smalls[n] = work / f"small-{shard}.zarr"
+        if not smalls[n].exists():
+            config = work / f"preprocess-{shard}.yaml"
+            text = (REPO / "configs" / "preprocess.yaml").read_text()
+            config.write_text(text.replace("scans_per_shard: null", f"scans_per_shard: {shard}"))
+            _sh(
+                *_mpi(
+                    2,
+                    "-m",
+                    "hpc_vqvae.preprocess",
+                    "--archive",
+                    archive,
+                    "--output",
+                    smalls[n],
+                    "--years",
+                    "2020",
+                    "--satellite",
+                    "G17",
+                    "--config",
+                    config,
+                )
+            )
+    model = work / "model"
+    if not (model / "COMPLETE").exists():
+        _sh(
+            sys.executable,
+            "-m",
+            "hpc_vqvae.train",
+            "--config",
+            TINY,
+            "--run-dir",
+            model,
+            f"data.store={smalls[scans[0]]}",
+            "train.max_steps=2",
+            "train.precision=fp32",
+            "train.batch_size=2",
+            "data.patch_size=32",
+            "data.split_blocks=1",
+            "data.buffer_days=0",
+            "train.val_every=2",
+            "train.val_batches=1",
+        )
+    results = {}
+    for n in scans:
+        big = work / f"store-{n}.zarr"
+        if not (big / "zarr.json").exists():
+            shutil.rmtree(big, ignore_errors=True)  # an unfinished build of this script's
+            build(smalls[n], n, every, big)
+        results[n] = {"files": files(big), "meta_mb": metadata_mb(big)}
+        results[n]["rows"] = measure(big, model, ranks, work)
+        (work / "scale.json").write_text(json.dumps(results, indent=1, default=str))
+    print_table(results)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--from", dest="small", type=Path, required=True)
+    b.add_argument("--scans", type=int, required=True)
+    b.add_argument("--every", type=parse_every, default=timedelta(minutes=10))
+    b.add_argument("--out", type=Path, required=True)
+    m = sub.add_parser("measure")
+    m.add_argument("--store", type=Path, required=True)
+    m.add_argument("--model", type=Path)
+    m.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    m.add_argument("--work", type=Path, default=Path("scale-work"))
+    r = sub.add_parser("run")
+    r.add_argument("--work", type=Path, required=True)
+    r.add_argument("--scans", type=int, nargs="+", default=[26_300, 263_000, 2_630_000])
+    r.add_argument("--every", type=parse_every, default=timedelta(minutes=10))
+    r.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    s = sub.add_parser("step")
+    s.add_argument("name", choices=sorted(STEPS))
+    s.add_argument("--store", type=Path, required=True)
+    args = p.parse_args()
+    if args.cmd == "build":
+        build(args.small, args.scans, args.every, args.out)
+    elif args.cmd == "measure":
+        args.work.mkdir(parents=True, exist_ok=True)
+        rows = measure(args.store, args.model, args.ranks, args.work)
+        print_table(
+            {0: {"rows": rows, "files": files(args.store), "meta_mb": metadata_mb(args.store)}}
+        )
+    elif args.cmd == "run":
+        run(args.work, args.scans, args.every, args.ranks)
+    else:
+        step(args.name, args.store)
+
+
+if __name__ == "__main__":
+    main()
