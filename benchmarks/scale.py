@@ -163,33 +163,41 @@ def step(name: str, path: Path) -> None:
 # --- measuring commands ---------------------------------------------------------------------------
 
 
-def watch(cmd: list[str], done: Callable[[str], bool], log: Path, limit: float = LIMIT_S) -> dict:
-    """Run ``cmd`` until ``done(its output so far)`` or its exit; wall seconds and the peak
-    RSS of its largest Python process (a rank), polled."""
+def _tree(parent: psutil.Process) -> list[psutil.Process]:
+    try:
+        return [parent, *parent.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def watch(cmd: list[str], done: Callable[[str], bool] | None, log: Path) -> dict:
+    """Run ``cmd`` until ``done(its output so far)`` (None: until it exits, which must be 0);
+    wall seconds and the peak RSS of its largest Python process (a rank), polled."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", OMP_NUM_THREADS="1", DS_ACCELERATOR="cpu")
     t0, peak, reached = time.perf_counter(), 0, False
     with log.open("w") as sink:
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)
         parent = psutil.Process(proc.pid)
-        while proc.poll() is None and time.perf_counter() - t0 < limit:
-            for p in [parent, *parent.children(recursive=True)]:
+        while proc.poll() is None and time.perf_counter() - t0 < LIMIT_S:
+            for p in _tree(parent):
                 try:
                     if "python" in p.name():
                         peak = max(peak, p.memory_info().rss)
                 except psutil.Error:
                     pass
-            if done(log.read_text(errors="replace")):
+            if done is not None and done(log.read_text(errors="replace")):
                 reached = True
                 break
             time.sleep(0.2)
         wall = time.perf_counter() - t0
-        for p in [*parent.children(recursive=True), parent]:
+        for p in reversed(_tree(parent)):
             try:
                 p.kill()
             except psutil.Error:
                 pass
         proc.wait()
-    reached = reached or (proc.returncode == 0 and done(log.read_text(errors="replace")))
+    if done is None:
+        reached = proc.returncode == 0
     return {"s": wall, "rss_gb": peak / 1e9, "ok": reached}
 
 
@@ -231,7 +239,7 @@ def measure(store: Path, model: Path | None, ranks: list[int], work: Path) -> li
         "data.patch_size=32",
     ]
     dry = [sys.executable, "-m", "hpc_vqvae.launch", "--config", TINY, "--dry-run", *overrides]
-    add("launch --dry-run", 1, watch(dry, lambda _: False, work / "dry.log"))
+    add("launch --dry-run", 1, watch(dry, None, work / "dry.log"))
     for r in ranks:
         shutil.rmtree(work / "run", ignore_errors=True)
         first_step = lambda _: (work / "run" / "metrics.jsonl").is_file()  # noqa: E731
