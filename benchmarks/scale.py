@@ -279,6 +279,7 @@ def measure(store: Path, model: Path | None, ranks: list[int], work: Path) -> li
             r,
             watch(cmd, _progress("evaluate"), work / f"evaluate{r}.log"),
         )
+    # last: it grows the store by a month (run builds it again next time)
     cmd = [sys.executable, __file__, "step", "append", "--store", str(store)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=LIMIT_S * 2)
     add("append a month", 1, json.loads(proc.stdout.strip().splitlines()[-1]) | {"ok": True})
@@ -310,6 +311,13 @@ def print_table(results: dict[int, dict]) -> None:
 def _sh(*cmd, **kw) -> None:
     print("+", " ".join(map(str, cmd)), file=sys.stderr)
     subprocess.run([str(c) for c in cmd], check=True, **kw)
+
+
+def _holds(path: Path, n: int) -> bool:
+    try:
+        return len(Store.open(path).table().time) == n
+    except Exception:  # noqa: BLE001 (absent or unfinished: build it)
+        return False
 
 
 def run(work: Path, scans: list[int], every: timedelta, ranks: list[int]) -> None:
@@ -379,8 +387,8 @@ def run(work: Path, scans: list[int], every: timedelta, ranks: list[int]) -> Non
     results = {}
     for n in scans:
         big = work / f"store-{n}.zarr"
-        if not (big / "zarr.json").exists():
-            shutil.rmtree(big, ignore_errors=True)  # an unfinished build of this script's
+        if not _holds(big, n):  # unfinished, or grown by the last "append a month"
+            shutil.rmtree(big, ignore_errors=True)  # a store this script built
             build(smalls[n], n, every, big)
         results[n] = {"files": files(big), "meta_mb": metadata_mb(big)}
         results[n]["rows"] = measure(big, model, ranks, work)

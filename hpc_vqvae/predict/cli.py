@@ -144,6 +144,7 @@ def _start(args, lock, partial, model, scans, layout, request) -> None:
     outputs.check_replaceable(args.output, "--output", args.overwrite, is_prediction)
     if shards.resumable(partial, request):
         done = shards.done_marks(partial)
+        shards.lay_out_marks(partial, done, D.world_size(), request)
         print(
             f"resuming {partial}: {int(done.sum())} of {done.size} shard(s) done", file=sys.stderr
         )

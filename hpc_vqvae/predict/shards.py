@@ -101,12 +101,7 @@ def write_template(
     template.to_zarr(
         path, mode="w-", compute=False, encoding=_zarr_encoding(probe), consolidated=False
     )
-    group = zarr.open_group(path, mode="r+", use_consolidated=False)
-    marks = group.create_array(
-        DONE, shape=(n_shards(n, request.batch_size),), chunks=(1,), dtype="bool"
-    )
-    marks[:] = False
-    marks.attrs["request"] = asdict(request)
+    lay_out_marks(path, np.zeros(n_shards(n, request.batch_size), bool), D.world_size(), request)
 
 
 def resumable(path: Path, request: Request) -> bool:
@@ -119,7 +114,31 @@ def resumable(path: Path, request: Request) -> bool:
 
 
 def done_marks(path: Path) -> np.ndarray:
-    return np.asarray(zarr.open_group(path, mode="r", use_consolidated=False)[DONE][:])
+    """Which shards of the range are done, in range order."""
+    marks = zarr.open_group(path, mode="r", use_consolidated=False)[DONE]
+    rows = np.asarray(marks[:])
+    if rows.ndim == 1:  # a partial store of an earlier version: one mark a shard
+        return rows
+    i = np.arange(marks.attrs["n_shards"])
+    return rows[i % rows.shape[0], i // rows.shape[0]]
+
+
+def lay_out_marks(path: Path, done: np.ndarray, world: int, request: Request) -> None:
+    """The marks as (world, shards per rank): rank r marks its round-robin shards r, r + world,
+    ... in its own row, its own chunk, so no two ranks write one object. Shards not done are
+    the fill (nothing written): one chunk a shard made a file a shard, 164,000 of them for
+    5 years of 1-minute scans. A resume on another number of ranks lays them out again."""
+    group = zarr.open_group(path, mode="r+", use_consolidated=False)
+    per = max(1, -(-len(done) // world))
+    rows = np.zeros((world, per), bool)
+    i = np.flatnonzero(done)
+    rows[i % world, i // world] = True
+    marks = group.create_array(
+        DONE, shape=(world, per), chunks=(1, per), dtype="bool", fill_value=False, overwrite=True
+    )
+    if rows.any():
+        marks[:] = rows
+    marks.attrs.update(request=asdict(request), n_shards=len(done))
 
 
 def write_shards(
@@ -127,7 +146,9 @@ def write_shards(
 ) -> int:
     """Predict this rank's outstanding shards into their regions; returns how many it wrote."""
     marks = zarr.open_group(path, mode="r+", use_consolidated=False)[DONE]
-    mine = my_shards(np.asarray(marks[:]), D.rank(), D.world_size())
+    world = D.world_size()
+    assert marks.shape[0] == world, "rank 0 lays the marks out for this job's ranks"
+    mine = my_shards(done_marks(path), D.rank(), world)
     scans_left = sum(len(scans.index[i * batch_size : (i + 1) * batch_size]) for i in mine)
     bar = tqdm(
         total=scans_left * D.world_size(),  # rank 0's share, scaled: the whole job's progress
@@ -143,7 +164,7 @@ def write_shards(
         timeless = [v for v in ds.variables if "time" not in ds[v].dims or v == "time"]
         region = {"time": slice(part.start, part.start + len(batch.time))}
         ds.drop_vars(timeless).to_zarr(path, region=region, consolidated=False)
-        marks[i] = True
+        marks[D.rank(), i // world] = True
         bar.update(len(batch.time) * D.world_size())
     bar.close()
     return len(mine)

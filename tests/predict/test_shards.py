@@ -15,7 +15,14 @@ import pytest
 import xarray as xr
 import zarr
 
-from hpc_vqvae.predict.shards import DONE, my_shards, n_shards
+from hpc_vqvae.predict.shards import (
+    DONE,
+    Request,
+    done_marks,
+    lay_out_marks,
+    my_shards,
+    n_shards,
+)
 from hpc_vqvae.world import free_port
 from tests.helpers.real import REPO
 from tests.helpers.slurm import job_env, slurm_cmd, wait_for_job
@@ -35,6 +42,32 @@ def test_shards_go_round_robin_and_done_ones_are_skipped():
     done[[0, 3, 4]] = True
     assert my_shards(done, 0, 2) == [2, 6] and my_shards(done, 1, 2) == [1, 5]
     assert my_shards(done, 0, 1) == [1, 2, 5, 6]
+
+
+def test_marks_are_one_row_per_rank_and_laid_out_again_for_other_ranks(tmp_path):
+    """Each rank marks its shards in its own chunk (no two ranks write one object), nothing is
+    written for a shard not done, and a resume on another number of ranks keeps every mark."""
+    request = Request("ckpt", "store", "a", "b", 70, 10, False)
+    path = tmp_path / "partial.zarr"
+    zarr.open_group(path, mode="w")
+    done = np.zeros(7, bool)
+    lay_out_marks(path, done, 2, request)
+    marks = zarr.open_group(path, mode="r")[DONE]
+    assert marks.shape == (2, 4) and marks.chunks == (1, 4) and marks.nchunks_initialized == 0
+    done[[0, 3, 4]] = True
+    lay_out_marks(path, done, 2, request)
+    np.testing.assert_array_equal(
+        zarr.open_group(path, mode="r")[DONE][:],
+        [[1, 0, 1, 0], [0, 1, 0, 0]],  # shards 0 2 4 6 | 1 3 5
+    )
+    np.testing.assert_array_equal(done_marks(path), done)
+    lay_out_marks(path, done_marks(path), 3, request)  # resumed on three ranks
+    np.testing.assert_array_equal(done_marks(path), done)
+    assert zarr.open_group(path, mode="r")[DONE].attrs["request"]["scans"] == 70
+    group = zarr.open_group(path, mode="r+")  # one mark a shard, as earlier versions wrote
+    del group[DONE]
+    group.create_array(DONE, shape=(7,), dtype="bool")[:] = done
+    np.testing.assert_array_equal(done_marks(path), done)
 
 
 def _cmd(trained, out: Path) -> list[str]:
