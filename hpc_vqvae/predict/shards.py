@@ -65,12 +65,17 @@ def my_shards(done: np.ndarray, rank: int, world: int) -> list[int]:
     return [i for i in range(rank, len(done), world) if not done[i]]
 
 
-def _zarr_encoding(ds: xr.Dataset) -> dict:
-    """One chunk per scan (what a reader of one time step wants, and what lets ranks write
-    side by side), zstd like the input store, and the store's time encoding."""
+def _zarr_encoding(ds: xr.Dataset, batch_size: int) -> dict:
+    """One chunk per scan (what a reader of one time step wants) in one file per shard of the
+    range (a batch, written whole by one rank: ranks write side by side, and a 5-year range is
+    not millions of files), zstd like the input store, and the store's time encoding."""
     zstd = [zarr.codecs.ZstdCodec(level=3)]
     enc = {
-        v: {"chunks": (1, *ds[v].shape[1:]), "compressors": zstd}
+        v: {
+            "chunks": (1, *ds[v].shape[1:]),
+            "shards": (batch_size, *ds[v].shape[1:]),
+            "compressors": zstd,
+        }
         for v in ds.variables
         if ds[v].dims[:1] == ("time",) and v != "time"
     }
@@ -99,7 +104,11 @@ def write_template(
         (coords if name in probe.coords else data_vars)[name] = var
     template = xr.Dataset(data_vars, coords=coords, attrs=probe.attrs)
     template.to_zarr(
-        path, mode="w-", compute=False, encoding=_zarr_encoding(probe), consolidated=False
+        path,
+        mode="w-",
+        compute=False,
+        encoding=_zarr_encoding(probe, request.batch_size),
+        consolidated=False,
     )
     lay_out_marks(path, np.zeros(n_shards(n, request.batch_size), bool), D.world_size(), request)
 
