@@ -44,6 +44,7 @@ from hpc_vqvae.store import Store, layout
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "tiny.yaml"
 LIMIT_S = 300  # a step still running after this is stopped and shown as "> 300"
+LIMIT_RSS = 8e9  # or holding this much (bytes, one process): this machine has 23 GB
 START = datetime(2019, 1, 1, 0, 0, 27, 500000)  # ABI's meso scans start at :27.5 s
 
 
@@ -145,7 +146,32 @@ def _plan(path: Path, extra_days: int) -> dict:
     return {"s": time.perf_counter() - t0, "todo": len(plan.todo)}
 
 
+def write_listing(path: Path, scans: int, every: timedelta) -> None:
+    """A listing (as lfs find prints it) of ``scans`` G17 M1 scans of the six default bands,
+    every ``every`` from 2019-01-01: synthetic names, no files."""
+    from hpc_vqvae.abi.names import format_stamp
+
+    with path.open("w") as out:
+        for i in range(scans):
+            t = START + i * every
+            s = format_stamp(t)
+            folder = f"ABI-L1b-RadM/{t:%Y/%j/%H}/"
+            for band in (1, 2, 3, 11, 13, 14):
+                out.write(f"{folder}OR_ABI-L1b-RadM1-M6C{band:02d}_G17_s{s}_e{s}_c{s}.nc\n")
+
+
+def _catalog(listing: Path) -> dict:
+    from hpc_vqvae.preprocess.catalog import build_catalog
+
+    cfg = PreprocessConfig(
+        archive=listing.parent, output=listing.parent / "x.zarr", catalog=listing,
+        years="2019-2023", satellite="G17",
+    )  # fmt: skip
+    return {"scans": len(build_catalog(cfg).scans)}
+
+
 STEPS: dict[str, Callable[[Path], dict]] = {
+    "catalog": _catalog,
     "open": lambda p: {"scans": len(Store.open(p).table().time)},
     "resume": lambda p: _plan(p, 0),
     "append": lambda p: _plan(p, 30),
@@ -178,7 +204,7 @@ def watch(cmd: list[str], done: Callable[[str], bool] | None, log: Path) -> dict
     with log.open("w") as sink:
         proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)
         parent = psutil.Process(proc.pid)
-        while proc.poll() is None and time.perf_counter() - t0 < LIMIT_S:
+        while proc.poll() is None and time.perf_counter() - t0 < LIMIT_S and peak < LIMIT_RSS:
             for p in _tree(parent):
                 try:
                     if "python" in p.name():
@@ -396,6 +422,20 @@ def run(work: Path, scans: list[int], every: timedelta, ranks: list[int]) -> Non
     print_table(results)
 
 
+def catalog(work: Path, scans: list[int], every: timedelta) -> None:
+    """preprocess's catalog from a listing of N scans x 6 bands, on rank 0."""
+    work.mkdir(parents=True, exist_ok=True)
+    print("| scans | files listed | s | peak GB |\n|---|---|---|---|")
+    for n in scans:
+        listing = work / f"listing-{n}.txt"
+        if not listing.exists():
+            write_listing(listing, n, every)
+        cmd = [sys.executable, __file__, "step", "catalog", "--store", str(listing)]
+        row = watch(cmd, None, work / f"catalog-{n}.log")
+        s = f"{row['s']:.1f}" if row["ok"] else f"> {row['s']:.0f} (stopped)"
+        print(f"| {n:,} | {6 * n:,} | {s} | {row['rss_gb']:.2f} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -414,6 +454,10 @@ def main() -> None:
     r.add_argument("--scans", type=int, nargs="+", default=[26_300, 263_000, 2_630_000])
     r.add_argument("--every", type=parse_every, default=timedelta(minutes=10))
     r.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
+    c = sub.add_parser("catalog")
+    c.add_argument("--work", type=Path, required=True)
+    c.add_argument("--scans", type=int, nargs="+", default=[263_000, 2_630_000])
+    c.add_argument("--every", type=parse_every, default=timedelta(minutes=1))
     s = sub.add_parser("step")
     s.add_argument("name", choices=sorted(STEPS))
     s.add_argument("--store", type=Path, required=True)
@@ -428,6 +472,8 @@ def main() -> None:
         )
     elif args.cmd == "run":
         run(args.work, args.scans, args.every, args.ranks)
+    elif args.cmd == "catalog":
+        catalog(args.work, args.scans, args.every)
     else:
         step(args.name, args.store)
 

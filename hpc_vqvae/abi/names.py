@@ -7,6 +7,8 @@ Names look like ``OR_ABI-L1b-RadM1-M6C13_G17_s20193351027275_e..._c....nc``; the
 
 from __future__ import annotations
 
+import json
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -143,6 +145,38 @@ def walk_archive(
                     yield ArchiveFile(path, parse_name(path))
                 except ABINameError as err:
                     yield ArchiveFile(path, None, str(err))
+
+
+def list_archive(
+    listing: str | Path,
+    root: str | Path,
+    *,
+    years: Iterable[int] | None = None,
+    sectors: Iterable[str] | None = None,
+) -> Iterator[ArchiveFile]:
+    """Like ``walk_archive``, from a listing instead of the tree: one path per line (``lfs find``
+    or ``find`` output; relative paths are under ``root``) or fetch's JSON-lines manifest (its
+    ``path`` field, relative to the manifest's folder). A parallel file system is not walked
+    file by file, and a name is parsed only once its sector and year are among those wanted."""
+    listing = Path(listing)
+    sector_re = "|".join(re.escape(s) for s in sectors) if sectors is not None else r"F|C|M1|M2"
+    year_re = "|".join(str(int(y)) for y in years) if years is not None else r"\d{4}"
+    wanted = re.compile(rf"-Rad(?:{sector_re})-.*_s(?:{year_re})\d{{10}}_")
+    with listing.open() as lines:
+        for line in lines:
+            line = line.strip()
+            if line.startswith("{"):
+                path = Path(os.path.normpath(listing.parent / json.loads(line)["path"]))
+            elif line.endswith(".nc"):
+                path = Path(os.path.normpath(Path(root) / line))  # absolute: as it is
+            else:
+                continue  # a folder of the listing, or a blank line
+            if wanted.search(path.name) is None and _NAME_RE.match(path.name) is not None:
+                continue  # an ABI file of a sector or year not asked for
+            try:
+                yield ArchiveFile(path, parse_name(path))
+            except ABINameError as err:
+                yield ArchiveFile(path, None, str(err))
 
 
 def place_in_archive(

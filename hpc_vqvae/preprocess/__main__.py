@@ -22,6 +22,12 @@ def parser() -> argparse.ArgumentParser:
         parents=[selection_flags(every_example="5min")],
     )
     p.add_argument("--archive", type=Path, help="root of the ABI-L1b-Rad*/YYYY/JJJ/HH tree")
+    p.add_argument(
+        "--catalog",
+        type=Path,
+        help="the archive's files from a listing instead of a walk: fetch's manifest "
+        "(DEST/fetch-manifest.jsonl) or one path per line, e.g. lfs find output",
+    )
     p.add_argument("--output", type=Path, help="the Zarr store to write (STORE.zarr)")
     for field in ("input_bands", "target_bands"):
         bands = ",".join(PreprocessConfig.model_fields[field].default)

@@ -1,4 +1,5 @@
-"""Which scans to process: walk the archive, filter, group files into complete scans.
+"""Which scans to process: walk the archive (or read a listing of it), filter, group files into
+complete scans.
 
 Runs on rank 0 only (one metadata walk, not one per rank) and is broadcast.
 """
@@ -11,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..abi.bands import band_name
-from ..abi.names import ABIFileName, walk_archive
+from ..abi.names import ABIFileName, list_archive, walk_archive
 from ..abi.platforms import satellite_on
 from .config import PreprocessConfig
 
@@ -60,11 +61,17 @@ def _wanted(name: ABIFileName, cfg: PreprocessConfig) -> bool:
 
 def build_catalog(cfg: PreprocessConfig) -> Catalog:
     """Complete scans in time order, plus every file or scan left out and why."""
-    if not cfg.archive.is_dir():
+    if cfg.catalog is not None:
+        if not cfg.catalog.is_file():
+            raise FileNotFoundError(f"--catalog {cfg.catalog}: no such file")
+        found = list_archive(cfg.catalog, cfg.archive, years=cfg.years, sectors=[cfg.sector])
+    elif not cfg.archive.is_dir():
         raise FileNotFoundError(f"--archive {cfg.archive}: no such directory")
+    else:
+        found = walk_archive(cfg.archive, years=cfg.years, sectors=[cfg.sector])
     cat = Catalog()
     by_scan: dict[tuple, dict[str, tuple[ABIFileName, Path]]] = defaultdict(dict)
-    for entry in walk_archive(cfg.archive, years=cfg.years, sectors=[cfg.sector]):
+    for entry in found:
         cat.files_seen += 1
         if entry.name is None:
             cat.skipped.append(Skipped(str(entry.path), f"unparseable name: {entry.problem}"))

@@ -21,6 +21,9 @@ class PreprocessConfig(ArchiveSelection):
     which store, and how."""
 
     archive: Path  # root of the L1b tree
+    # a listing of the archive's files instead of walking it: fetch's manifest, or one path per
+    # line (e.g. lfs find output; relative paths under archive)
+    catalog: Path | None = None
     output: Path  # the Zarr store
     years: Years  # e.g. 2019-2023, 2021, 2019,2021 (required here: fetch may name days instead)
     input_bands: Bands = list(INPUT_BANDS)  # IR bands stored
@@ -64,7 +67,7 @@ class PreprocessConfig(ArchiveSelection):
 
     def describe(self) -> dict:
         """A flat, JSON-able view (stored in the store's attributes and the report)."""
-        out = self.model_dump(mode="json", exclude={"overwrite", "archive", "output"})
+        out = self.model_dump(mode="json", exclude={"overwrite", "archive", "output", "catalog"})
         out["every"] = None if self.every is None else int(self.every.total_seconds())
         return out
 

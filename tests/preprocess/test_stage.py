@@ -143,6 +143,16 @@ def test_years_filter_then_append(archive, config_file, clean_store, tmp_path, m
     xr.testing.assert_identical(load_store(out), load_store(clean_store))
 
 
+def test_a_catalog_listing_gives_the_walks_store(archive, config_file, clean_store, tmp_path):
+    """--catalog (lfs find output here) instead of walking the tree: the same store."""
+    listing = tmp_path / "files.txt"
+    listing.write_text("".join(f"{p}\n" for p in sorted(archive.rglob("*.nc"))))
+    out = tmp_path / "listed.zarr"
+    args = ["--archive", archive, "--catalog", listing, "--output", out, "--config", config_file]
+    run_preprocess("--years", "2019-2020", *args)
+    xr.testing.assert_identical(load_store(out), load_store(clean_store))
+
+
 def test_bad_files_are_reported_and_skipped(archive, config_file, tmp_path, mpiexec):
     root = tmp_path / "abi"
     shutil.copytree(archive, root)

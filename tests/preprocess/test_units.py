@@ -1,5 +1,7 @@
 """The stage's parts on their own: statistics, dealing, catalog filters, config."""
 
+import json
+import os
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -106,3 +108,28 @@ def test_slots_of_finds_each_time_in_the_store_and_marks_new_ones():
     slots = _slots_of(times.astype("datetime64[ns]"), old)
     assert slots.tolist() == [-1, 1, 2, 0, -1]
     assert _slots_of(times.astype("datetime64[ns]"), old[:0]).tolist() == [-1] * 5
+
+
+def _listings(archive, tmp_path):
+    """The archive as lfs find lists it (folders too, relative and absolute paths, a file of
+    another year) and as fetch's manifest (paths relative to its folder)."""
+    files = sorted(archive.rglob("*"))
+    listing = tmp_path / "files.txt"
+    lines = [str(p.relative_to(archive)) for p in files]
+    lines[-1] = str(files[-1])  # absolute
+    listing.write_text("\n".join(lines) + "\n\n")
+    manifest = tmp_path / "fetch-manifest.jsonl"  # not in the shared archive: beside it
+    rows = [{"path": os.path.relpath(p, tmp_path), "key": p.name} for p in files if p.is_file()]
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return listing, manifest
+
+
+def test_a_listing_or_the_manifest_gives_the_walks_catalog(archive, tmp_path):
+    settings = {"archive": archive, "output": tmp_path / "x.zarr", "years": "2020"}
+    walked = build_catalog(load_config(None, settings))
+    assert len(walked.scans) == 8
+    for listing in _listings(archive, tmp_path):
+        listed = build_catalog(load_config(None, {**settings, "catalog": listing}))
+        assert listed.scans == walked.scans and listed.skipped == walked.skipped
+    with pytest.raises(FileNotFoundError, match="--catalog .*nowhere.txt: no such file"):
+        build_catalog(load_config(None, {**settings, "catalog": tmp_path / "nowhere.txt"}))
