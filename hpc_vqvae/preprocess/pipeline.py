@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,13 +32,30 @@ from .writer import StoreWriter
 
 @dataclass
 class Plan:
-    """What this run does, decided on rank 0 and broadcast."""
+    """What this run does, decided on rank 0. Each rank receives its own share of the work
+    (scattered) and the plan's figures (broadcast), never the whole catalog: at years of
+    scans that would be gigabytes on every rank."""
 
     todo: list[tuple[int, Scan]] = field(default_factory=list)  # (slot in the store, scan)
     n_slots: int = 0
     sizes: tuple[int, int] = (1, 1)  # the store's (scans_per_shard, scans_per_block)
-    catalog: Catalog | None = None
+    catalog: Catalog | None = None  # rank 0's alone
     error: str | None = None
+    n_todo: int = 0  # over all ranks
+
+    def shares(self, ranks: int) -> list[list[tuple[int, Scan]]]:
+        """The work of each rank: whole blocks, dealt by load (``parallel.deal``)."""
+        block = self.sizes[1]
+        loads = Counter(slot // block for slot, _ in self.todo)
+        owner = {b: r for r, blocks in enumerate(deal(dict(loads), ranks)) for b in blocks}
+        out: list[list[tuple[int, Scan]]] = [[] for _ in range(ranks)]
+        for slot, scan in self.todo:
+            out[owner[slot // block]].append((slot, scan))
+        return out
+
+    def figures(self) -> Plan:
+        """The plan without its work and catalog: what every rank is told."""
+        return replace(self, todo=[], catalog=None)
 
 
 def report_path(output: Path) -> Path:
@@ -145,29 +162,30 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
         try:
             lock.acquire()
             plan = _plan(cfg, store)
+            plan.n_todo = len(plan.todo)
         except (UsageError, FileNotFoundError) as err:
             plan = Plan(error=str(err))
-    plan = comm.bcast(plan, root=0)
-    if plan.error:
+    figures = comm.bcast(plan.figures() if comm.rank == 0 else None, root=0)
+    if figures.error:
         lock.release()
-        raise StoreError(plan.error)
+        raise StoreError(figures.error)
+    mine = comm.scatter(plan.shares(comm.size) if comm.rank == 0 else None, root=0)
     try:
-        return _run_plan(cfg, comm, store, plan, t0)
+        return _run_plan(cfg, comm, store, plan if comm.rank == 0 else figures, mine, t0)
     finally:
         lock.release()
 
 
 def _run_plan(
-    cfg: PreprocessConfig, comm: MPI.Comm, store: StoreWriter, plan: Plan, t0: float
+    cfg: PreprocessConfig,
+    comm: MPI.Comm,
+    store: StoreWriter,
+    plan: Plan,
+    mine: list[tuple[int, Scan]],
+    t0: float,
 ) -> dict | None:
     store.sizes = plan.sizes
-    block = plan.sizes[1]
-    loads = Counter(slot // block for slot, _ in plan.todo)
-    blocks = set(deal(dict(loads), comm.size)[comm.rank])
-    mine = [(slot, scan) for slot, scan in plan.todo if slot // block in blocks]
-    progress = Progress(
-        comm, len(plan.todo), f"preprocess ({comm.size} rank{'s' * (comm.size > 1)})"
-    )
+    progress = Progress(comm, plan.n_todo, f"preprocess ({comm.size} rank{'s' * (comm.size > 1)})")
     t_work = time.perf_counter()
     done = _work(cfg, store, mine, progress)
     done["work_s"] = time.perf_counter() - t_work
