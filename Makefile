@@ -8,10 +8,11 @@ VENV       := .venv
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 # Two pytest-xdist workers: much of the suite waits on subprocesses, Slurm and servers, so two
-# workers keep both of CI's cores busy. Tests are grouped by tests/conftest.py. PYTEST_WORKERS=0
-# runs in one process.
+# workers keep both of CI's cores busy. Tests are grouped by tests/conftest.py, which also puts
+# the longest groups first (xdist's own reorder, by number of tests, would hand out the longest
+# single test last). PYTEST_WORKERS=0 runs in one process.
 PYTEST_WORKERS ?= 2
-XDIST := -n $(PYTEST_WORKERS) --dist loadgroup
+XDIST := -n $(PYTEST_WORKERS) --dist loadgroup --no-loadscope-reorder
 
 # Environment for the test run and the demo: DeepSpeed on CPU, one OpenMP thread per rank,
 # torch.distributed (gloo) on loopback, no HDF5 file locks (network file systems),

@@ -32,13 +32,28 @@ def _group(item: pytest.Item) -> str:
     return next(shared, item.module.__name__ if item.module else item.nodeid)
 
 
-@pytest.hookimpl(tryfirst=True)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """The group, marked as each test is collected: before xdist's own
+    ``pytest_collection_modifyitems`` reads the mark into the test's id."""
+    item.add_marker(pytest.mark.xdist_group(_group(item)))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """xdist groups by a suffix it writes into each test's id; with pytest 9.2 that write is
+    lost (pytest-dev/pytest-xdist#1386) and the groups are silently spread over both workers:
+    module fixtures are then built twice, and a test that reads what an earlier test of its
+    module left on a module's server finds nothing. Refuse to run like that."""
+    grouped = getattr(session.config.option, "loadgroup", False)  # set on xdist workers
+    if grouped and session.items and "@" not in session.items[0].nodeid:
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} loses pytest-xdist's groups "
+            "(pytest-dev/pytest-xdist#1386): install pytest<9.2 (pyproject.toml pins it)"
+        )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    groups = {item: _group(item) for item in items}
-    for item, group in groups.items():
-        item.add_marker(pytest.mark.xdist_group(group))
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(groups[item], len(rank)))
+    items.sort(key=lambda item: rank.get(_group(item), len(rank)))
 
 
 @pytest.fixture(autouse=True)

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from hpc_vqvae.world import free_port
+from tests.helpers.ports import listens
 
 
 class S3Unavailable(RuntimeError):
@@ -41,11 +42,18 @@ class S3Server:
         return f"http://127.0.0.1:{self.port_file.read_text().strip()}"
 
     def up(self, timeout: float = 60) -> str:
+        """Start the server; its URL once it listens on a port of its own (a port taken
+        between ``free_port`` and moto's bind: started again on another)."""
         exe = shutil.which("moto_server", path=str(Path(sys.executable).parent))
         if exe is None:
             raise S3Unavailable("no moto_server in the venv (pip install 'moto[server]')")
         self.root.mkdir(parents=True, exist_ok=True)
-        port = free_port()
+        for _ in range(5):
+            if self._start(exe, free_port(), timeout):
+                return self.url
+        raise S3Unavailable(f"moto_server could not listen on a port: {self.root / 'moto.log'}")
+
+    def _start(self, exe: str, port: int, timeout: float) -> bool:
         log = (self.root / "moto.log").open("w")
         proc = subprocess.Popen(
             [exe, "-H", "127.0.0.1", "-p", str(port)],
@@ -56,16 +64,18 @@ class S3Server:
         self.pid_file.write_text(str(proc.pid))
         self.port_file.write_text(str(port))
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and proc.poll() is None:
             try:
                 with urllib.request.urlopen(f"{self.url}/moto-api/", timeout=2):
-                    return self.url
+                    if listens(proc.pid, port):
+                        return True
             except OSError:
-                if proc.poll() is not None:
-                    raise S3Unavailable(f"moto_server exited: {self.root / 'moto.log'}") from None
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         self.down()
-        raise S3Unavailable(f"moto_server did not answer in {timeout} s")
+        if proc.poll() is None:
+            raise S3Unavailable(f"moto_server did not answer in {timeout} s")
+        return False
 
     def down(self) -> None:
         if not self.pid_file.exists():

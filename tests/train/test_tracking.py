@@ -7,7 +7,6 @@ from mlflow.tracking import MlflowClient
 
 from hpc_vqvae.train import tracker as tracker_module
 from hpc_vqvae.train.tracker import Tracker
-from hpc_vqvae.world import free_port
 from tests.helpers.tracking import start_mlflow_server, stop_mlflow_server
 
 pytestmark = pytest.mark.slow
@@ -15,9 +14,9 @@ pytestmark = pytest.mark.slow
 
 def test_server_outage_is_survived_and_caught_up(tmp_path, monkeypatch):
     monkeypatch.setattr(tracker_module, "RETRY_S", 0.5)
-    port, root = free_port(), tmp_path / "mlflow"
+    root = tmp_path / "mlflow"
+    server, port = start_mlflow_server(root)
     uri = f"http://127.0.0.1:{port}"
-    server = start_mlflow_server(root, port)
     tracker = Tracker(uri, "outage", "run", params={"a": 1})
     tracker.log_metrics({"train/loss": 1.0}, step=1)
     time.sleep(2)
@@ -32,7 +31,7 @@ def test_server_outage_is_survived_and_caught_up(tmp_path, monkeypatch):
         time.sleep(0.2)
     assert tracker._warned, "one warning that the server is unreachable"
 
-    server = start_mlflow_server(root, port)  # the same server back, same backend
+    server, _ = start_mlflow_server(root, port)  # the same server back, same backend
     try:
         tracker.close("FINISHED")
         run = MlflowClient(tracking_uri=uri).get_run(tracker.run_id)
