@@ -282,15 +282,23 @@ def run(work: Path, scans: list[int], every: timedelta, ranks: list[int]) -> Non
 def catalog(work: Path, scans: list[int], every: timedelta) -> None:
     """preprocess's catalog from a listing of N scans x 6 bands, on rank 0."""
     work.mkdir(parents=True, exist_ok=True)
-    print("| scans | files listed | s | peak GB |\n|---|---|---|---|")
+    print("| scans | files listed | catalog s | with both shares s | peak GB | share sent MB |")
+    print("|---|---|---|---|---|---|")
     for n in scans:
         listing = work / f"listing-{n}.txt"
         if not listing.exists():
             write_listing(listing, n, every)
         cmd = [sys.executable, __file__, "step", "catalog", "--store", str(listing)]
-        row = watch(cmd, None, work / f"catalog-{n}.log")
-        s = f"{row['s']:.1f}" if row["ok"] else f"> {row['s']:.0f} (stopped)"
-        print(f"| {n:,} | {6 * n:,} | {s} | {row['rss_gb']:.2f} |")
+        log = work / f"catalog-{n}.log"
+        row = watch(cmd, None, log)
+        if not row["ok"]:
+            print(f"| {n:,} | {6 * n:,} | | > {row['s']:.0f} (stopped) | {row['rss_gb']:.2f} | |")
+            continue
+        row.update(json.loads(log.read_text().splitlines()[-1]))
+        print(
+            f"| {n:,} | {6 * n:,} | {row['catalog_s']:.1f} | {row['s']:.1f} | "
+            f"{row['rss_gb']:.2f} | {row['sent_mb']:.0f} |"
+        )
 
 
 def main() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import resource
 import sys
 import time
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hpc_vqvae.preprocess.catalog import Catalog, Scan
+from hpc_vqvae.abi.names import SATELLITES
+from hpc_vqvae.preprocess.catalog import Catalog, ScanTable
 from hpc_vqvae.preprocess.config import PreprocessConfig
 from hpc_vqvae.preprocess.writer import StoreWriter
 from hpc_vqvae.store import Store, layout
@@ -97,13 +99,14 @@ def metadata_mb(path: Path) -> float:
 
 def _catalog_of(store: Store, extra_days: int = 0) -> Catalog:
     """The catalog a resumed preprocess would find: the store's scans (and ``extra_days``
-    of new ones after them), as Scan records; their files are never opened by the plan."""
+    of new ones after them), as catalog columns; their files are never opened by the plan."""
     t = store.table().time
     step = t[1] - t[0]
     new = t[-1] + step * np.arange(1, 1 + int(np.timedelta64(extra_days, "D") // step))
-    sat, sector = store.attrs["satellite"], store.attrs["sector"]
-    starts = np.concatenate([t, new]).astype("datetime64[us]").tolist()
-    return Catalog([Scan(sat, sector, s, {}) for s in starts])
+    starts = np.concatenate([t, new]).astype("datetime64[us]")
+    satellite = np.full(len(starts), SATELLITES.index(store.attrs["satellite"]), np.int8)
+    files = np.zeros((len(starts), 0), np.int64)
+    return Catalog(ScanTable(store.attrs["sector"], (), starts, satellite, files))
 
 
 def _plan(path: Path, extra_days: int) -> dict:
@@ -111,14 +114,14 @@ def _plan(path: Path, extra_days: int) -> dict:
 
     store = Store.open(path)
     catalog = _catalog_of(store, extra_days)
-    years = sorted({s.start.year for s in catalog.scans[:: max(1, len(catalog.scans) // 100)]})
+    years = np.unique(catalog.scans.start.astype("datetime64[Y]").astype(int) + 1970).tolist()
     shard = store.attrs["scans_per_shard"]
-    cfg = _config(store, path, [*years, catalog.scans[-1].start.year], (shard, None))
+    cfg = _config(store, path, years, (shard, None))
     cfg = cfg.model_copy(update={"scans_per_block": None})
     pipeline.build_catalog = lambda _cfg: catalog
     t0 = time.perf_counter()
     plan = pipeline._plan(cfg, StoreWriter(cfg, store.table().grid_shape))
-    return {"s": time.perf_counter() - t0, "todo": len(plan.todo)}
+    return {"s": time.perf_counter() - t0, "todo": len(plan.slots)}
 
 
 def write_listing(path: Path, scans: int, every: timedelta) -> None:
@@ -136,13 +139,22 @@ def write_listing(path: Path, scans: int, every: timedelta) -> None:
 
 
 def _catalog(listing: Path) -> dict:
+    """Rank 0's part of planning a new store from a listing: the catalog, then the two ranks'
+    shares, rank 1's as it is sent (pickled) to it."""
     from hpc_vqvae.preprocess.catalog import build_catalog
+    from hpc_vqvae.preprocess.pipeline import Plan
 
     cfg = PreprocessConfig(
         archive=listing.parent, output=listing.parent / "x.zarr", catalog=listing,
         years="2019-2023", satellite="G17",
     )  # fmt: skip
-    return {"scans": len(build_catalog(cfg).scans)}
+    t0 = time.perf_counter()
+    catalog = build_catalog(cfg)
+    catalog_s, every = time.perf_counter() - t0, np.arange(len(catalog.scans))
+    plan = Plan(every, every, len(every), (1024, 8192), catalog)
+    theirs = plan.shares(2)[1]
+    sent = sum(len(pickle.dumps(plan.work(p, compact=True))) for p in plan.pieces(theirs))
+    return {"scans": len(every), "catalog_s": catalog_s, "sent_mb": sent / 1e6}
 
 
 STEPS: dict[str, Callable[[Path], dict]] = {

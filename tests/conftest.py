@@ -35,7 +35,8 @@ def _group(item: pytest.Item) -> str:
 def pytest_itemcollected(item: pytest.Item) -> None:
     """The group, marked as each test is collected: before xdist's own
     ``pytest_collection_modifyitems`` reads the mark into the test's id."""
-    item.add_marker(pytest.mark.xdist_group(_group(item)))
+    if item.config.pluginmanager.hasplugin("xdist"):  # not under pytest -p no:xdist
+        item.add_marker(pytest.mark.xdist_group(_group(item)))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -7,7 +7,6 @@ Names look like ``OR_ABI-L1b-RadM1-M6C13_G17_s20193351027275_e..._c....nc``; the
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Iterator
@@ -118,65 +117,54 @@ class ArchiveFile:
     problem: str | None = None
 
 
+def archive_paths(
+    root: str | Path,
+    *,
+    years: Iterable[int] | None = None,
+    sectors: Iterable[str] | None = None,
+) -> Iterator[str]:
+    """Every ``*.nc`` under ``root/ABI-L1b-Rad*/YYYY/`` for the requested years and sectors.
+
+    Only the year folders asked for are walked, so a ten-year archive is not listed to read one
+    year; folders are listed with ``os.scandir`` (one call per folder, no ``stat`` per file).
+    """
+    want_years = None if years is None else {int(y) for y in years}
+    want_products = None if sectors is None else {f"ABI-L1b-Rad{s[0]}" for s in sectors}
+    for product in _folders(str(root)):
+        if product.name.startswith("ABI-L1b-Rad") and (
+            want_products is None or product.name in want_products
+        ):
+            for year in _folders(product.path):
+                if want_years is None or (year.name.isdigit() and int(year.name) in want_years):
+                    yield from _nc_files(year.path)
+
+
+def _folders(path: str) -> list[os.DirEntry]:
+    return sorted((e for e in os.scandir(path) if e.is_dir()), key=lambda e: e.name)
+
+
+def _nc_files(path: str) -> Iterator[str]:
+    entries = sorted(os.scandir(path), key=lambda e: e.name)
+    for entry in entries:
+        if entry.is_dir():
+            yield from _nc_files(entry.path)
+        elif entry.name.endswith(".nc"):
+            yield entry.path
+
+
 def walk_archive(
     root: str | Path,
     *,
     years: Iterable[int] | None = None,
     sectors: Iterable[str] | None = None,
 ) -> Iterator[ArchiveFile]:
-    """Yield every ``*.nc`` under ``root/ABI-L1b-Rad*/YYYY/`` for the requested years and sectors.
-
-    Only the year folders asked for are walked, so a ten-year archive is not listed to read one
-    year. Names that do not parse are yielded with ``name=None`` and the reason, not raised.
-    """
-    root = Path(root)
-    want_years = None if years is None else {int(y) for y in years}
-    want_products = None if sectors is None else {f"ABI-L1b-Rad{s[0]}" for s in sectors}
-    for product_dir in sorted(p for p in root.glob("ABI-L1b-Rad*") if p.is_dir()):
-        if want_products is not None and product_dir.name not in want_products:
-            continue
-        for year_dir in sorted(p for p in product_dir.iterdir() if p.is_dir()):
-            if want_years is not None and (
-                not year_dir.name.isdigit() or int(year_dir.name) not in want_years
-            ):
-                continue
-            for path in sorted(year_dir.rglob("*.nc")):
-                try:
-                    yield ArchiveFile(path, parse_name(path))
-                except ABINameError as err:
-                    yield ArchiveFile(path, None, str(err))
-
-
-def list_archive(
-    listing: str | Path,
-    root: str | Path,
-    *,
-    years: Iterable[int] | None = None,
-    sectors: Iterable[str] | None = None,
-) -> Iterator[ArchiveFile]:
-    """Like ``walk_archive``, from a listing instead of the tree: one path per line (``lfs find``
-    or ``find`` output; relative paths are under ``root``) or fetch's JSON-lines manifest (its
-    ``path`` field, relative to the manifest's folder). A parallel file system is not walked
-    file by file, and a name is parsed only once its sector and year are among those wanted."""
-    listing = Path(listing)
-    sector_re = "|".join(re.escape(s) for s in sectors) if sectors is not None else r"F|C|M1|M2"
-    year_re = "|".join(str(int(y)) for y in years) if years is not None else r"\d{4}"
-    wanted = re.compile(rf"-Rad(?:{sector_re})-.*_s(?:{year_re})\d{{10}}_")
-    with listing.open() as lines:
-        for line in lines:
-            line = line.strip()
-            if line.startswith("{"):
-                path = Path(os.path.normpath(listing.parent / json.loads(line)["path"]))
-            elif line.endswith(".nc"):
-                path = Path(os.path.normpath(Path(root) / line))  # absolute: as it is
-            else:
-                continue  # a folder of the listing, or a blank line
-            if wanted.search(path.name) is None and _NAME_RE.match(path.name) is not None:
-                continue  # an ABI file of a sector or year not asked for
-            try:
-                yield ArchiveFile(path, parse_name(path))
-            except ABINameError as err:
-                yield ArchiveFile(path, None, str(err))
+    """``archive_paths``, each name parsed: names that do not parse are yielded with
+    ``name=None`` and the reason, not raised."""
+    for path in archive_paths(root, years=years, sectors=sectors):
+        try:
+            yield ArchiveFile(Path(path), parse_name(path))
+        except ABINameError as err:
+            yield ArchiveFile(Path(path), None, str(err))
 
 
 def place_in_archive(

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
+from itertools import groupby
 from pathlib import Path
 
 import numpy as np
@@ -23,39 +25,91 @@ from ..abi.bands import BANDS, SECTOR_SHAPE_2KM, band_number
 from ..abi.grid import ScanError
 from ..errors import UsageError
 from ..store import StoreError, layout, stats
-from .catalog import Catalog, Scan, build_catalog
+from .catalog import Catalog, Scan, ScanTable, build_catalog
 from .config import PreprocessConfig
 from .parallel import Progress, deal
 from .scan import process_scan
 from .writer import StoreWriter
 
+SEND_SCANS = 65_536  # scans per message from rank 0 (their paths: about 40 MB)
+
+
+@dataclass
+class Work:
+    """One rank's scans and their slots in the store, in slot order; a ``Scan`` is made only
+    when the rank comes to it."""
+
+    slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    scans: ScanTable | None = None
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def __iter__(self) -> Iterator[tuple[int, Scan]]:
+        if self.scans is not None:
+            yield from zip(self.slots.tolist(), self.scans, strict=True)
+
+    @staticmethod
+    def concat(pieces: list[Work]) -> Work:
+        if not pieces:
+            return Work()
+        scans = ScanTable.concat([piece.scans for piece in pieces if piece.scans is not None])
+        return Work(np.concatenate([piece.slots for piece in pieces]), scans)
+
 
 @dataclass
 class Plan:
-    """What this run does, decided on rank 0. Each rank receives its own share of the work
-    (scattered) and the plan's figures (broadcast), never the whole catalog: at years of
-    scans that would be gigabytes on every rank."""
+    """What this run does, decided on rank 0. Each rank is sent its own share of the work and
+    every rank is told the plan's figures, never the whole catalog: at years of scans that
+    would be gigabytes on every rank."""
 
-    todo: list[tuple[int, Scan]] = field(default_factory=list)  # (slot in the store, scan)
+    slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # to do, sorted
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # in catalog.scans
     n_slots: int = 0
     sizes: tuple[int, int] = (1, 1)  # the store's (scans_per_shard, scans_per_block)
     catalog: Catalog | None = None  # rank 0's alone
     error: str | None = None
     n_todo: int = 0  # over all ranks
 
-    def shares(self, ranks: int) -> list[list[tuple[int, Scan]]]:
-        """The work of each rank: whole blocks, dealt by load (``parallel.deal``)."""
-        block = self.sizes[1]
-        loads = Counter(slot // block for slot, _ in self.todo)
-        owner = {b: r for r, blocks in enumerate(deal(dict(loads), ranks)) for b in blocks}
-        out: list[list[tuple[int, Scan]]] = [[] for _ in range(ranks)]
-        for slot, scan in self.todo:
-            out[owner[slot // block]].append((slot, scan))
-        return out
+    def shares(self, ranks: int) -> list[np.ndarray]:
+        """Which of the plan's scans each rank does: whole blocks, dealt by load
+        (``parallel.deal``), as positions in ``slots``."""
+        blocks, count = np.unique(self.slots // self.sizes[1], return_counts=True)
+        dealt = deal(dict(zip(blocks.tolist(), count.tolist(), strict=True)), ranks)
+        owner = np.zeros(len(blocks), np.int64)
+        for rank, mine in enumerate(dealt):
+            owner[np.searchsorted(blocks, mine)] = rank
+        of_scan = owner[np.searchsorted(blocks, self.slots // self.sizes[1])]
+        return [np.flatnonzero(of_scan == rank) for rank in range(ranks)]
+
+    @staticmethod
+    def pieces(share: np.ndarray) -> list[np.ndarray]:
+        """A share in the pieces it is sent in: at most ``SEND_SCANS`` scans each."""
+        return np.array_split(share, max(1, -(-len(share) // SEND_SCANS)))
+
+    def work(self, share: np.ndarray, compact: bool = False) -> Work:
+        """A share as work; ``compact`` for another rank: only the paths it needs travel."""
+        if self.catalog is None:
+            return Work()
+        return Work(self.slots[share], self.catalog.scans.take(self.rows[share], compact))
 
     def figures(self) -> Plan:
         """The plan without its work and catalog: what every rank is told."""
-        return replace(self, todo=[], catalog=None)
+        return replace(self, slots=self.slots[:0], rows=self.rows[:0], catalog=None)
+
+
+def _send_work(plan: Plan, comm: MPI.Comm) -> Work:
+    """Rank 0 sends each rank its share in pieces of ``SEND_SCANS`` scans (one piece's paths
+    and pickle in memory beside the catalog, not whole shares); every rank returns its own."""
+    if comm.rank != 0:
+        return Work.concat([comm.recv(source=0) for _ in range(comm.recv(source=0))])
+    shares = plan.shares(comm.size)
+    for rank in range(1, comm.size):
+        pieces = plan.pieces(shares[rank])
+        comm.send(len(pieces), dest=rank)
+        for piece in pieces:
+            comm.send(plan.work(piece, compact=True), dest=rank)
+    return plan.work(shares[0])
 
 
 def report_path(output: Path) -> Path:
@@ -65,13 +119,13 @@ def report_path(output: Path) -> Path:
 def _plan(cfg: PreprocessConfig, store: StoreWriter) -> Plan:
     """Rank 0: the catalog against the store (vectorised: years of scans are millions)."""
     catalog = build_catalog(cfg)
-    times = np.array([s.start for s in catalog.scans], "datetime64[us]").astype("datetime64[ns]")
+    times = catalog.scans.start.astype("datetime64[ns]")
     state = store.read_state()
     if state is None:
-        if catalog.scans:
+        if len(times):
             store.create(times)
-        sizes = store.sizes or (1, 1)
-        return Plan(list(enumerate(catalog.scans)), len(catalog.scans), sizes, catalog)
+        every = np.arange(len(times))
+        return Plan(every, every, len(times), store.sizes or (1, 1), catalog)
     old_times, written, attrs = state
     store.check_compatible(attrs)
     slots = _slots_of(times, old_times)
@@ -84,8 +138,7 @@ def _plan(cfg: PreprocessConfig, store: StoreWriter) -> Plan:
     done[old] = written[slots[old]] == layout.SCAN_WRITTEN
     todo = np.flatnonzero(~done)
     todo = todo[np.argsort(slots[todo], kind="stable")]
-    work = [(int(slots[i]), catalog.scans[i]) for i in todo]
-    return Plan(work, len(old_times) + new.size, store.sizes, catalog)
+    return Plan(slots[todo], todo, len(old_times) + new.size, store.sizes, catalog)
 
 
 def _slots_of(times: np.ndarray, old_times: np.ndarray) -> np.ndarray:
@@ -109,13 +162,12 @@ def _runs(slots: list[tuple[int, Scan]]) -> list[list[tuple[int, Scan]]]:
     return runs
 
 
-def _work(cfg, store: StoreWriter, mine: list[tuple[int, Scan]], progress: Progress) -> dict:
+def _work(cfg, store: StoreWriter, mine: Work, progress: Progress) -> dict:
+    """This rank's scans, shard by shard (they come in slot order), one region write per run
+    of consecutive slots."""
     failed, written, nbytes, projection = [], 0, 0, None
-    per_shard: dict[int, list] = {}
-    for slot, scan in mine:
-        per_shard.setdefault(slot // store.sizes[0], []).append((slot, scan))
-    for shard in sorted(per_shard):
-        for run in _runs(per_shard[shard]):
+    for _, in_shard in groupby(mine, key=lambda item: item[0] // store.sizes[0]):
+        for run in _runs(list(in_shard)):
             results = []
             for _, scan in run:
                 try:
@@ -162,14 +214,14 @@ def run(cfg: PreprocessConfig, comm: MPI.Comm) -> dict | None:
         try:
             lock.acquire()
             plan = _plan(cfg, store)
-            plan.n_todo = len(plan.todo)
+            plan.n_todo = len(plan.slots)
         except (UsageError, FileNotFoundError) as err:
             plan = Plan(error=str(err))
     figures = comm.bcast(plan.figures() if comm.rank == 0 else None, root=0)
     if figures.error:
         lock.release()
         raise StoreError(figures.error)
-    mine = comm.scatter(plan.shares(comm.size) if comm.rank == 0 else None, root=0)
+    mine = _send_work(plan, comm)
     try:
         return _run_plan(cfg, comm, store, plan if comm.rank == 0 else figures, mine, t0)
     finally:
@@ -181,7 +233,7 @@ def _run_plan(
     comm: MPI.Comm,
     store: StoreWriter,
     plan: Plan,
-    mine: list[tuple[int, Scan]],
+    mine: Work,
     t0: float,
 ) -> dict | None:
     store.sizes = plan.sizes
@@ -210,7 +262,7 @@ def _run_plan(
         "files_seen": plan.catalog.files_seen,
         "scans_found": len(plan.catalog.scans),
         "scans_in_store": plan.n_slots,
-        "scans_to_do": len(plan.todo),
+        "scans_to_do": plan.n_todo,
         "written": written,
         "failed": [f for r in results for f in r["failed"]],
         "skipped": [asdict(s) for s in plan.catalog.skipped],

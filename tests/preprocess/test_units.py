@@ -124,10 +124,11 @@ def _listings(archive, tmp_path):
     return listing, manifest
 
 
-def test_a_listing_or_the_manifest_gives_the_walks_catalog(archive, tmp_path):
+def test_a_listing_or_the_manifest_gives_the_walks_catalog(archive, tmp_path, capsys):
     settings = {"archive": archive, "output": tmp_path / "x.zarr", "years": "2020"}
     walked = build_catalog(load_config(None, settings))
     assert len(walked.scans) == 8
+    assert f"walk {archive}" in capsys.readouterr().err  # the walk's progress bar
     for listing in _listings(archive, tmp_path):
         listed = build_catalog(load_config(None, {**settings, "catalog": listing}))
         assert listed.scans == walked.scans and listed.skipped == walked.skipped
