@@ -30,7 +30,7 @@ from .crops import (
     pick_daytime_origin,
     random_origin,
 )
-from .preflight import open_for_training
+from .preflight import TrainingData, training_data
 from .transform import Transform
 
 SplitName = Literal["train", "val", "test"]
@@ -52,23 +52,24 @@ class PatchDataset(Dataset):
         rank: int = 0,
         world_size: int = 1,
         limit: int | None = None,
+        data: TrainingData | None = None,
     ):
         """``limit``: of a scored split's crops, this many (all ranks), spread evenly over its
-        time-sorted crops, so that every day and hour of the split is scored alike."""
+        time-sorted crops, so that every day and hour of the split is scored alike. ``data``:
+        the store's times, split and statistics, if the job has read them already."""
         if split not in ("train", "val", "test"):
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         if not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} is not in 0..{world_size - 1}")
         self.cfg, self.split, self.rank, self.world_size = cfg, split, rank, world_size
         self.epoch = 0
-        store, table, parts = open_for_training(cfg)
+        data = data or training_data(cfg)
+        parts = data.split
         self.transform = Transform(
-            cfg,
-            store.statistics_over(parts.train, cfg.input_bands),
-            f"the training days of data store {cfg.store}",
+            cfg, data.statistics, f"the training days of data store {cfg.store}"
         )
-        self.grid_shape = table.grid_shape
-        self.times, self.day_split = table.time, parts
+        self.grid_shape = data.grid_shape
+        self.times, self.day_split = data.time, parts
         self.scans = parts.positions(split)
         if len(self.scans) == 0:
             raise UsageError(f"data store {cfg.store}: no written {split} scan has daytime")
@@ -229,10 +230,11 @@ def make_loader(
     world_size: int = 1,
     epoch: int = 0,
     limit: int | None = None,
+    data: TrainingData | None = None,
 ) -> DataLoader:
     """A DataLoader over this rank's samples; call ``loader.dataset.set_epoch(e)`` before each
     epoch. Training drops a last partial batch (every step has ``batch_size`` samples)."""
-    dataset = PatchDataset(cfg, split, rank, world_size, limit)
+    dataset = PatchDataset(cfg, split, rank, world_size, limit, data)
     dataset.set_epoch(epoch)
     if split == "train" and len(dataset) < batch_size:
         raise ValueError(

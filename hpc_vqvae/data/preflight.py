@@ -1,9 +1,16 @@
 """What training needs of a store, checked where it is cheap: before a job is submitted
-(``launch``), before the process group starts (``train``), and by every dataset. One line
-naming the store and the problem, instead of a traceback on every rank after the queue."""
+(``launch``), and by rank 0 as the job starts (``train``: every rank gets its result or its
+refusal). One line naming the store and the problem, instead of a traceback on every rank
+after the queue."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..distributed import broadcast_object, rank
 from ..errors import UsageError
 from ..store import ScanTable, Store
 from ..store.layout import SZA
@@ -33,13 +40,54 @@ def open_for_training(cfg: DataConfig) -> tuple[Store, ScanTable, Split]:
     return store, table, split
 
 
+@dataclass(frozen=True)
+class TrainingData:
+    """What training needs of its store besides pixels: the slots' times, the day split and
+    the input statistics of the training days. Each is a read over every scan (millions at
+    years of meso scans), so a job reads them once, on rank 0, and broadcasts them."""
+
+    store: Path
+    attrs: dict
+    grid_shape: tuple[int, int]
+    time: np.ndarray  # of every slot
+    split: Split
+    statistics: dict  # of the input bands over the training scans (``Transform``'s)
+
+    def describe(self) -> str:
+        """The line a job prints about its data."""
+        satellites = ",".join(self.attrs.get("satellites", {})) or self.attrs.get("satellite", "?")
+        return (
+            f"data store {self.store} ({satellites} {self.attrs.get('sector', '?')}, grid "
+            f"{self.grid_shape[0]}x{self.grid_shape[1]}): {len(self.split.train)} training, "
+            f"{len(self.split.val)} validation and {len(self.split.test)} test scans with "
+            f"daytime, {len(self.split.val_days)} validation days"
+        )
+
+
+def training_data(cfg: DataConfig) -> TrainingData:
+    """``open_for_training``'s checks and reads, in one process."""
+    store, table, split = open_for_training(cfg)
+    statistics = store.statistics_over(split.train, cfg.input_bands)
+    return TrainingData(
+        cfg.store, dict(store.attrs), table.grid_shape, table.time, split, statistics
+    )
+
+
+def shared_training_data(cfg: DataConfig) -> TrainingData:
+    """Rank 0's ``training_data`` on every rank of the job, or its refusal (a UsageError) on
+    every rank."""
+    data, error = None, None
+    if rank() == 0:
+        try:
+            data = training_data(cfg)
+        except UsageError as err:
+            error = str(err)
+    data, error = broadcast_object((data, error))
+    if error:
+        raise UsageError(error)
+    return data
+
+
 def preflight(cfg: DataConfig) -> str:
     """``open_for_training``'s checks, and the line a job prints about its data."""
-    store, table, split = open_for_training(cfg)
-    satellites = ",".join(store.attrs.get("satellites", {})) or store.attrs.get("satellite", "?")
-    return (
-        f"data store {cfg.store} ({satellites} {store.attrs.get('sector', '?')}, grid "
-        f"{table.grid_shape[0]}x{table.grid_shape[1]}): {len(split.train)} training, "
-        f"{len(split.val)} validation and {len(split.test)} test scans with daytime, "
-        f"{len(split.val_days)} validation days"
-    )
+    return training_data(cfg).describe()

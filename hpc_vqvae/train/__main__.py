@@ -48,15 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     from ..world import detect
 
     def body() -> int:
-        from ..data.preflight import preflight
         from .config import check_files, load_config
 
         cfg = load_config(args.config, args.overrides)
         check_files(cfg)
-        data = preflight(cfg.data)  # the same on every rank, before the process group
-        if detect().is_main:
-            print(data, flush=True)
-        from .loop import train
+        from .loop import train  # its first check: the store, by rank 0 for every rank
 
         run_dir = args.run_dir or cfg.train.out_dir / args.config.stem
         result = train(  # a UsageError here: the run dir is a user's folder, or another job's

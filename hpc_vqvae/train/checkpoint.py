@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..data.preflight import open_for_training
+from ..data.preflight import TrainingData
 from ..distributed import barrier
 from ..model.exported import save_export
 from ..runs import layout
@@ -106,24 +106,25 @@ def load(path: Path, g_engine, d_engine, rank: int) -> TrainState:
     return state
 
 
-def run_record(cfg: Config) -> dict:
+def run_record(cfg: Config, data: TrainingData) -> dict:
     """What inference and evaluation need of a run besides weights: the config, the
     normalisation statistics of the training days, the training store's identity (bands, grid
     settings) and the day split. ``RUN/run.json``, written when the run starts, so that any
     checkpoint can be exported without the store."""
-    store, _, split = open_for_training(cfg.data)
     return {
         "config": cfg.model_dump(mode="json"),
-        "statistics": store.statistics_over(split.train, cfg.data.input_bands),
-        "store": identity(store.attrs),
-        "split": split.record(),
+        "statistics": data.statistics,
+        "store": identity(data.attrs),
+        "split": data.split.record(),
     }
 
 
-def write_run_record(run_dir: Path, cfg: Config, rank: int, tracking_uri: str) -> Path:
+def write_run_record(
+    run_dir: Path, cfg: Config, data: TrainingData, rank: int, tracking_uri: str
+) -> Path:
     path = run_dir / layout.RUN_RECORD
     if rank == 0:
-        record = {**run_record(cfg), "tracking_uri": tracking_uri}
+        record = {**run_record(cfg, data), "tracking_uri": tracking_uri}
         path.write_text(json.dumps(record, indent=2) + "\n")
     return path
 

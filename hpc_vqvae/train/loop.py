@@ -11,6 +11,7 @@ import torch
 
 from .. import tracking
 from ..data import make_loader
+from ..data.preflight import TrainingData, shared_training_data
 from ..distributed import any_rank, barrier
 from ..model import VQGANLoss, VQModel, build_discriminator
 from ..world import detect, setup
@@ -39,17 +40,27 @@ def train(
     end the generator is logged as the run's MLflow model, registered as ``register``."""
     world = detect()
     device = setup(world)
+    data = shared_training_data(cfg.data)  # read by rank 0, before anything is written
+    if world.is_main:
+        print(data.describe(), flush=True)
     lock = rundir.claim(run_dir, overwrite, world.rank)
     try:
-        return _train(cfg, run_dir, world, device, resume, stop_after, register)
+        return _train(cfg, data, run_dir, world, device, resume, stop_after, register)
     finally:
         lock.release()
 
 
 def _train(
-    cfg: Config, run_dir: Path, world, device, resume: str, stop_after: int | None, register
+    cfg: Config,
+    data: TrainingData,
+    run_dir: Path,
+    world,
+    device,
+    resume: str,
+    stop_after: int | None,
+    register,
 ) -> dict:
-    stop = StopFlag()
+    stop, run = StopFlag(), cfg.train
 
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
     model, disc = VQModel(cfg.model), build_discriminator(cfg.model)
@@ -59,18 +70,18 @@ def _train(
     resumed = checkpoint.resume_path(resume, run_dir)
     state = checkpoint.load(resumed, g, d, world.rank) if resumed else checkpoint.TrainState()
     uri = tracking.for_training(run_dir, cfg.train.tracking_uri)  # once, for the whole run
-    record = checkpoint.write_run_record(run_dir, cfg, world.rank, uri)  # first: marks it ours
+    record = checkpoint.write_run_record(run_dir, cfg, data, world.rank, uri)  # first: ours
     report = Reporter(cfg, run_dir, world, device, state, uri)
     report.started(cfg, world, resumed)
     report.run_record(record)
 
-    loader = make_loader(cfg.data, "train", cfg.train.batch_size, world.rank, world.size)
-    val_crops = cfg.train.val_batches * cfg.train.batch_size * world.size  # spread over the block
+    loader = make_loader(cfg.data, "train", run.batch_size, world.rank, world.size, data=data)
+    val_crops = run.val_batches * run.batch_size * world.size  # spread over the block
     val_loader = make_loader(
-        cfg.data, "val", cfg.train.batch_size, world.rank, world.size, limit=val_crops
+        cfg.data, "val", run.batch_size, world.rank, world.size, limit=val_crops, data=data
     )
     batches = _batches(loader, state.epoch, state.batch)
-    peak, first, run = cfg.learning_rate(world.size), state.step, cfg.train
+    peak, first = cfg.learning_rate(world.size), state.step
     status, requeue = "FINISHED", False
     checkpoint.seed_rng(state, run.seed + world.rank)  # last: nothing above can shift it
     try:
