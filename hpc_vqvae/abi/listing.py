@@ -19,17 +19,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from .names import _NAME_RE, SATELLITES, SECTORS, ABINameError, parse_name
+from .names import (
+    _NAME_RE,
+    FROM_END,
+    SATELLITES,
+    SECTORS,
+    ABINameError,
+    parse_name,
+    sector_tail,
+)
 
 BLOCK_BYTES = 64 << 20  # Arrow's read block: a bounded slice of a listing of any length
 # The file-name pattern of names.py, found at the end of a path (RE2 takes its syntax).
 _PATH_RE = "(?:^|/)" + _NAME_RE.pattern.removeprefix("^")
-# Where the fields sit, counted from the end of a path that matches: after the sector, a name
-# is fixed-width (-M6C13_G17_s{14}_e{14}_c{14}.nc), so a slice replaces a capture per field.
-_FROM_END = {
-    "sector": (-63, -61), "band": (-57, -55), "satellite": (-54, -51),
-    "start": (-49, -35), "end": (-33, -19), "created": (-17, -3),
-}  # fmt: skip
 _JSON_PATH_RE = r'"path"\s*:\s*"(?P<path>[^"\\]*)"'
 _US_PER = {"day": 86_400_000_000, "hour": 3_600_000_000, "minute": 60_000_000, "second": 1_000_000}
 
@@ -96,13 +98,13 @@ def parse_names(paths: pa.Array) -> tuple[np.ndarray, NameColumns]:
     ok = pc.fill_null(pc.match_substring_regex(paths, _PATH_RE), False)
     ok = ok.to_numpy(zero_copy_only=False)
     named = paths if ok.all() else paths.filter(pa.array(ok))
-    field = {k: pc.utf8_slice_codeunits(named, a, b) for k, (a, b) in _FROM_END.items()}
+    field = {k: pc.utf8_slice_codeunits(named, a, b) for k, (a, b) in FROM_END.items()}
     stamps = {k: _ints(field[k]) for k in ("start", "end", "created")}
     fine = np.logical_and.reduce([_in_range(stamp) for stamp in stamps.values()])
     ok[ok] = fine
     return ok, NameColumns(
         satellite=_codes(field["satellite"], SATELLITES),
-        sector=_codes(field["sector"], tuple(s.rjust(2, "d") for s in SECTORS)),  # RadF -> dF
+        sector=_codes(field["sector"], tuple(sector_tail(s) for s in SECTORS)),
         band=_ints(field["band"]).astype(np.int8),
         start=stamp_times(stamps["start"]),
         created=stamps["created"],

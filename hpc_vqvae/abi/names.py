@@ -25,19 +25,61 @@ _NAME_RE = re.compile(
     r"_(?P<satellite>G1[6-9])_s(?P<start>\d{14})_e(?P<end>\d{14})_c(?P<created>\d{14})\.nc$"
 )
 
+# Where the fields sit, counted from the end of a name: after the sector a name is fixed-width
+# (-M6C13_G17_s{14}_e{14}_c{14}.nc), so millions of names are screened or parsed by slicing.
+FROM_END = {
+    "sector": (-63, -61), "band": (-57, -55), "satellite": (-54, -51),
+    "start": (-49, -35), "end": (-33, -19), "created": (-17, -3),
+}  # fmt: skip
+_HOUR, _MINUTE = (-42, -40), (-40, -38)  # of the start stamp
+
+
+def sector_tail(sector: str) -> str:
+    """A sector as the sector slice of a name reads it: RadF -> 'dF', RadM1 -> 'M1'."""
+    return sector.rjust(2, "d")
+
+
+def screen(sector: str, bands: Iterable[int], satellite: str, every_min: int | None):
+    """A test of a name's slices alone, for millions of names: False only for a name that
+    is not of this sector, these bands, this satellite and cadence (minute of day a multiple
+    of ``every_min``) if it is an ABI name at all; ``is_name`` judges what passes."""
+    tail, wanted = sector_tail(sector), {f"{b:02d}" for b in bands}
+    (sa, sb), (ba, bb), (ta, tb) = FROM_END["sector"], FROM_END["band"], FROM_END["satellite"]
+
+    def passes(name: str) -> bool:
+        if name[sa:sb] != tail or name[ba:bb] not in wanted or name[ta:tb] != satellite:
+            return False
+        if every_min is None:
+            return True
+        try:
+            minute = int(name[_HOUR[0] : _HOUR[1]]) * 60 + int(name[_MINUTE[0] : _MINUTE[1]])
+        except ValueError:
+            return True  # not an ABI name: is_name says so
+        return minute % every_min == 0
+
+    return passes
+
 
 class ABINameError(ValueError):
     """A file name that is not an ABI L1b radiance file name."""
 
 
+def _stamp_problem(stamp: str) -> str | None:
+    if len(stamp) != 14 or not stamp.isdigit():
+        return f"bad ABI time stamp {stamp!r}: expected YYYYJJJHHMMSSt"
+    doy, hh, mm, ss = int(stamp[4:7]), int(stamp[7:9]), int(stamp[9:11]), int(stamp[11:13])
+    if not (1 <= doy <= 366 and hh < 24 and mm < 60 and ss < 61):
+        return f"bad ABI time stamp {stamp!r}: field out of range"
+    return None
+
+
 def parse_stamp(stamp: str) -> datetime:
     """``YYYYJJJHHMMSSt`` -> datetime (naive, UTC)."""
-    if len(stamp) != 14 or not stamp.isdigit():
-        raise ABINameError(f"bad ABI time stamp {stamp!r}: expected YYYYJJJHHMMSSt")
+    problem = _stamp_problem(stamp)
+    if problem:
+        raise ABINameError(problem)
     year, doy = int(stamp[:4]), int(stamp[4:7])
     hh, mm, ss, tenth = int(stamp[7:9]), int(stamp[9:11]), int(stamp[11:13]), int(stamp[13])
-    if not (1 <= doy <= 366 and hh < 24 and mm < 60 and ss < 61):
-        raise ABINameError(f"bad ABI time stamp {stamp!r}: field out of range")
     return datetime(year, 1, 1) + timedelta(
         days=doy - 1, hours=hh, minutes=mm, seconds=ss, milliseconds=100 * tenth
     )
@@ -106,6 +148,12 @@ def parse_name(name: str | Path) -> ABIFileName:
         end=parse_stamp(m["end"]),
         created=parse_stamp(m["created"]),
     )
+
+
+def is_name(name: str) -> bool:
+    """``parse_name`` would accept it (a bare name or a path), without building the fields."""
+    m = _NAME_RE.match(name.rpartition("/")[2])
+    return m is not None and not any(_stamp_problem(m[k]) for k in ("start", "end", "created"))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import PurePosixPath
 
-from ..abi.names import ABIFileName, ABINameError, parse_name
+from ..abi.names import is_name, screen
 from ..abi.platforms import satellite_on
 from .config import FetchConfig
 
@@ -54,32 +54,18 @@ def prefixes(cfg: FetchConfig) -> list[Prefix]:
     return out
 
 
-def wanted(name: ABIFileName, cfg: FetchConfig, satellite: str) -> bool:
-    """A file of the satellite serving that day, the sector (M1 or M2: one folder), a band
-    asked for, and the cadence."""
-    if (name.satellite, name.sector) != (satellite, cfg.sector):
-        return False
-    if name.band not in cfg.band_numbers:
-        return False
-    if cfg.every is not None:
-        minute = name.start.hour * 60 + name.start.minute
-        return minute % int(cfg.every.total_seconds() // 60) == 0
-    return True
-
-
 def select(prefix: Prefix, listing: list[dict], cfg: FetchConfig) -> list[Remote]:
-    """The wanted objects of one hour folder's listing (s3fs ``ls(detail=True)`` entries)."""
-    out = []
-    for entry in listing:
-        if entry.get("type") != "file":
-            continue
-        try:
-            name = parse_name(entry["name"])
-        except ABINameError:
-            continue
-        if wanted(name, cfg, prefix.satellite):
-            out.append(Remote(entry["name"], int(entry["size"]), _etag(entry)))
-    return out
+    """The wanted objects of one hour folder's listing (s3fs ``ls(detail=True)`` entries). A
+    meso hour holds 1,920 objects, of which a selection wants a few dozen, and five years are
+    84M names: names are screened by slices (``names.screen``: sector, band, satellite and
+    cadence, what ``wanted`` asks of a name) and only those that pass are checked whole."""
+    every = None if cfg.every is None else int(cfg.every.total_seconds() // 60)
+    passes = screen(cfg.sector, cfg.band_numbers, prefix.satellite, every)
+    return [
+        Remote(entry["name"], int(entry["size"]), _etag(entry))
+        for entry in listing
+        if entry.get("type") == "file" and passes(entry["name"]) and is_name(entry["name"])
+    ]
 
 
 def _etag(entry: dict) -> str:

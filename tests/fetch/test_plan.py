@@ -9,7 +9,7 @@ from hpc_vqvae.abi.names import ABIFileName
 from hpc_vqvae.abi.platforms import operational
 from hpc_vqvae.errors import ConfigError
 from hpc_vqvae.fetch.config import load_config
-from hpc_vqvae.fetch.plan import Prefix, prefixes, satellites_of, select, wanted
+from hpc_vqvae.fetch.plan import Prefix, prefixes, satellites_of, select
 
 
 def test_west_is_g17_until_the_handover_then_g18():
@@ -37,6 +37,19 @@ def test_hour_folders_follow_the_operational_satellite(tmp_path):
     years = load_config({"dest": tmp_path, "years": "2020,2022", "sector": "C"})
     assert len(prefixes(years)) == (366 + 365) * 24
     assert prefixes(years)[0].path == "noaa-goes17/ABI-L1b-RadC/2020/001/00/"
+
+
+def wanted(name: ABIFileName, cfg, satellite: str) -> bool:
+    """The selection rule on a parsed name, as select applied it before it screened names by
+    slices: the reference select is held to."""
+    if (name.satellite, name.sector) != (satellite, cfg.sector):
+        return False
+    if name.band not in cfg.band_numbers:
+        return False
+    if cfg.every is not None:
+        minute = name.start.hour * 60 + name.start.minute
+        return minute % int(cfg.every.total_seconds() // 60) == 0
+    return True
 
 
 def _name(**kw) -> ABIFileName:
@@ -70,6 +83,29 @@ def test_one_listing_keeps_sector_band_satellite_and_cadence(tmp_path):
     ]
     (got,) = select(Prefix("G17", "noaa-goes17/ABI-L1b-RadM/2023/003/18/"), listing, cfg)
     assert got.etag == "ab" and str(got.relative).startswith("ABI-L1b-RadM/2023/003/18/OR_ABI")
+
+
+@pytest.mark.parametrize("every", [None, "10min", "7min"])
+def test_the_screen_keeps_all_the_rule_wants_and_drops_most_of_the_rest(tmp_path, every):
+    """select screens names by slices before it parses them: it must select exactly what
+    the rule alone (parse, then ``wanted``) selects, over every sector, band, satellite and
+    minute of an hour, F and C names too."""
+    cfg = load_config({"dest": tmp_path, "years": "2023", "bands": "C13,C02", "every": every})
+    names = [
+        _name(sector=sector, band=band, satellite=sat, start=datetime(2023, 1, 3, 17, m, 27))
+        for sector in ("M1", "M2", "F", "C")
+        for band in range(1, 17)
+        for sat in ("G17", "G18")
+        for m in range(60)
+    ]
+    folder = "noaa-goes17/ABI-L1b-RadM/2023/003/17/"
+    listing = [{"name": folder + n.name, "size": 1, "type": "file"} for n in names]
+    for bad in ("s2023003170x275.nc", "s20230032500275_e20230032500275_c20230032500275.nc"):
+        listing.append({"name": f"{folder}OR_ABI-L1b-RadM1-M6C13_G17_{bad}", "type": "file"})
+    got = select(Prefix("G17", folder), listing, cfg)
+    assert [r.key for r in got] == [folder + n.name for n in names if wanted(n, cfg, "G17")]
+    step = 1 if every is None else int(every.removesuffix("min"))
+    assert len(got) == 2 * sum((17 * 60 + m) % step == 0 for m in range(60))  # M1, G17, 2 bands
 
 
 @pytest.mark.parametrize(
