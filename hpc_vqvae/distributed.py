@@ -4,8 +4,15 @@ stop protocol, checkpoints) calls these instead of asking for itself."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import torch
 import torch.distributed as dist
+
+from .errors import UsageError
+
+T = TypeVar("T")
 
 
 def is_distributed() -> bool:
@@ -45,6 +52,21 @@ def broadcast_object(obj, src: int = 0):
     holder = [obj]
     dist.broadcast_object_list(holder, src=src)
     return holder[0]
+
+
+def decided_by_rank_0(decide: Callable[[], T]) -> T:
+    """``decide()`` run by rank 0 alone, and its result, or its refusal (a UsageError), on
+    every rank: what looks at every scan of a range is done once per job, not once per rank."""
+    result, error = None, None
+    if rank() == 0:
+        try:
+            result = decide()
+        except UsageError as err:
+            error = str(err)
+    result, error = broadcast_object((result, error))
+    if error:
+        raise UsageError(error)
+    return result
 
 
 def barrier() -> None:

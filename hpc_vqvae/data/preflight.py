@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..distributed import broadcast_object, rank
+from ..distributed import decided_by_rank_0
 from ..errors import UsageError
 from ..store import ScanTable, Store
 from ..store.layout import SZA
@@ -74,18 +74,8 @@ def training_data(cfg: DataConfig) -> TrainingData:
 
 
 def shared_training_data(cfg: DataConfig) -> TrainingData:
-    """Rank 0's ``training_data`` on every rank of the job, or its refusal (a UsageError) on
-    every rank."""
-    data, error = None, None
-    if rank() == 0:
-        try:
-            data = training_data(cfg)
-        except UsageError as err:
-            error = str(err)
-    data, error = broadcast_object((data, error))
-    if error:
-        raise UsageError(error)
-    return data
+    """Rank 0's ``training_data`` on every rank of the job, or its refusal on every rank."""
+    return decided_by_rank_0(lambda: training_data(cfg))
 
 
 def preflight(cfg: DataConfig) -> str:

@@ -67,13 +67,15 @@ def _show(report: dict, meta: dict, args) -> int:
 
 
 def _run(args, world) -> tuple[dict, dict]:
+    from ..distributed import decided_by_rank_0
     from ..errors import UsageError
     from ..model.translator import Translator
     from ..predict.checkpoint import resolve_checkpoint
     from ..predict.sources import parse_end, parse_time, select_scans
+    from ..store import Store
     from .report import summary
     from .run import evaluate
-    from .scans import by_range, by_split
+    from .scans import Selection, by_range, by_split
 
     bys = {b.strip() for b in args.by.split(",") if b.strip()}
     if bys - {"sza", "month", "hour"}:
@@ -82,19 +84,21 @@ def _run(args, world) -> tuple[dict, dict]:
         raise UsageError("--start and --end go together")
     checkpoint = resolve_checkpoint(args.checkpoint, args.tracking_uri)
     model = Translator.load(checkpoint, args.device)
-    if args.start is not None:
-        scans = select_scans(
-            args.store, parse_time("--start", args.start), parse_end("--end", args.end)
-        )
-        model.check_store(scans.store)
-        sel = by_range(model, args.store, scans.index, scans.time)
-    else:
-        sel = by_split(model, args.store, args.split)
-        model.check_store(sel.store)
     if world.size > 1:
         from ..world import setup
 
         setup(world, engines=False)
+
+    def select() -> Selection:
+        if args.start is None:
+            model.check_store(Store.open(args.store))
+            return by_split(model, args.store, args.split)
+        start, end = parse_time("--start", args.start), parse_end("--end", args.end)
+        scans = select_scans(args.store, start, end)
+        model.check_store(scans.store)
+        return by_range(model, args.store, scans.index, scans.time)
+
+    sel = decided_by_rank_0(select)  # what reads every scan's time and the split: once
     lpips, reason = _lpips(model)
     scores = evaluate(model, sel, bys, args.device, args.batch_size, lpips, world.rank, world.size)
     extra = {

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 
@@ -22,18 +24,25 @@ SZA_BINS = ((0, 30), (30, 50), (50, 65), (65, 80), (80, 90))  # 80-90: twilight,
 
 @dataclass(frozen=True)
 class Selection:
-    store: Store
+    """What is scored. Decided by rank 0 (it reads every scan's time and the split) and
+    broadcast: it carries the store's path, and each rank opens the store itself."""
+
+    store_path: Path
     positions: np.ndarray  # store slots, time order
     time: np.ndarray  # their scan starts
     split: Split
     label: str  # what was scored, for the report
     store_time: np.ndarray  # every slot's scan start
 
+    @cached_property
+    def store(self) -> Store:
+        return Store.open(self.store_path)
+
 
 def by_split(model: Translator, store_path, name: str) -> Selection:
     """The model's own split of the store (the settings it trained with)."""
     cfg = DataConfig(**{**model.data_cfg.model_dump(), "store": store_path})
-    store, table, split = open_for_training(cfg)
+    _, table, split = open_for_training(cfg)
     positions = split.positions(name)
     if not len(positions):
         raise UsageError(
@@ -42,14 +51,14 @@ def by_split(model: Translator, store_path, name: str) -> Selection:
         )
     days = sorted({str(t)[:10] for t in table.time[positions]})
     label = f"{name} split: {len(days)} days"
-    return Selection(store, positions, table.time[positions], split, label, table.time)
+    return Selection(Path(store_path), positions, table.time[positions], split, label, table.time)
 
 
 def by_range(model: Translator, store_path, positions: np.ndarray, time: np.ndarray) -> Selection:
     cfg = DataConfig(**{**model.data_cfg.model_dump(), "store": store_path})
-    store, table, split = open_for_training(cfg)
+    _, table, split = open_for_training(cfg)
     label = f"{str(time[0])[:16]} .. {str(time[-1])[:16]}"
-    return Selection(store, positions, time, split, label, table.time)
+    return Selection(Path(store_path), positions, time, split, label, table.time)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +80,7 @@ def run_range(args: argparse.Namespace) -> None:
     device = _join_ranks(args.device)
     model = Translator.load(resolve_checkpoint(args.checkpoint, args.tracking_uri), device)
     model.check_store(scans.store)
-    layout = _decided_once(lambda: RangeLayout.of(model, scans, args.latlon))
+    layout = D.decided_by_rank_0(lambda: RangeLayout.of(model, scans, args.latlon))
     request = shards.Request.of(
         _identity(args.checkpoint, model), scans, args.batch_size, args.latlon
     )
@@ -121,20 +120,6 @@ def run_range(args: argparse.Namespace) -> None:
         raise
     finally:
         lock.release()
-
-
-def _decided_once(decide: Callable[[], RangeLayout]) -> RangeLayout:
-    """What looks at every scan of the range is done by rank 0 and broadcast (a refusal too)."""
-    layout, error = None, None
-    if D.rank() == 0:
-        try:
-            layout = decide()
-        except UsageError as err:
-            error = str(err)
-    layout, error = D.broadcast_object((layout, error))
-    if error:
-        raise UsageError(error)
-    return layout
 
 
 def _start(args, lock, partial, model, scans, layout, request) -> None:

@@ -18,8 +18,8 @@ pytestmark = pytest.mark.slow
 def _rank(rank: int, port: int, out: Path) -> None:
     import torch.distributed as dist
 
+    from hpc_vqvae.distributed import decided_by_rank_0
     from hpc_vqvae.errors import UsageError
-    from hpc_vqvae.predict.cli import _decided_once
 
     dist.init_process_group("gloo", f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
     calls: list[str] = []
@@ -32,9 +32,9 @@ def _rank(rank: int, port: int, out: Path) -> None:
         calls.append("refuse")
         raise UsageError(f"the range changes fixed grid (seen by rank {rank})")
 
-    got = _decided_once(decide)
+    got = decided_by_rank_0(decide)
     try:
-        _decided_once(refuse)
+        decided_by_rank_0(refuse)
         refusal = None
     except UsageError as err:
         refusal = str(err)
