@@ -2,13 +2,16 @@
 
     python benchmarks/scale.py build --from SMALL --scans N [--every 10min] --out BIG
     python benchmarks/scale.py measure --store BIG [--model RUN_DIR] [--ranks 1 2]
-    python benchmarks/scale.py run --work DIR [--scans 26300 263000 2630000]
+    python benchmarks/scale.py run --work DIR [--scans 26300 263000 2630000] [--every 10min ...]
 
 ``build`` makes a store of N scans from a small one that ``preprocess`` wrote: the writer's own
 template (so the layout is today's), the per-scan arrays written for N scans (a scan every
 ``--every`` from 2019-01-01), and the data shards hard-linked from the small store's, so the
 data is real and costs no disk. The small store must hold at least one whole shard of the
 size a store of N scans gets (``layout.shard_sizes``); ``run`` makes it.
+
+``run``'s cadence is one for every N or one per N; by default 10 minutes for 26,300 and
+263,000 scans (half a year and five years) and 1 minute for 2,630,000 (five years of meso).
 
 ``measure`` times each set-up step in a fresh process (imports included) and prints a table of
 wall seconds and the peak RSS of the largest rank. Commands run until the point named (the
@@ -31,6 +34,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
+import numpy as np
 import psutil
 from scale_store import STEPS, build, files, metadata_mb, step, write_listing
 
@@ -196,14 +200,19 @@ def _sh(*cmd, **kw) -> None:
     subprocess.run([str(c) for c in cmd], check=True, **kw)
 
 
-def _holds(path: Path, n: int) -> bool:
+def _holds(path: Path, n: int, every: timedelta) -> bool:
     try:
-        return len(Store.open(path).table().time) == n
+        time = Store.open(path).table().time
+        return len(time) == n and time[1] - time[0] == np.timedelta64(every)
     except Exception:  # noqa: BLE001 (absent or unfinished: build it)
         return False
 
 
-def run(work: Path, scans: list[int], every: timedelta, ranks: list[int]) -> None:
+def run(work: Path, scans: list[int], cadences: list[timedelta], ranks: list[int]) -> None:
+    """``cadences``: one for every N, or one per N (5 years at 10 min, then at 1 min)."""
+    if len(cadences) not in (1, len(scans)):
+        sys.exit(f"--every: one cadence, or one per --scans ({len(scans)})")
+    every_of = dict(zip(scans, cadences * (len(scans) // len(cadences)), strict=True))
     work.mkdir(parents=True, exist_ok=True)
     archive = work / "abi"
     if not archive.exists():  # 6 days of 24 daytime scans: 144, a whole shard of 128
@@ -270,9 +279,9 @@ def run(work: Path, scans: list[int], every: timedelta, ranks: list[int]) -> Non
     results = {}
     for n in scans:
         big = work / f"store-{n}.zarr"
-        if not _holds(big, n):  # unfinished, or grown by the last "append a month"
+        if not _holds(big, n, every_of[n]):  # unfinished, grown by "append a month", other
             shutil.rmtree(big, ignore_errors=True)  # a store this script built
-            build(smalls[n], n, every, big)
+            build(smalls[n], n, every_of[n], big)
         results[n] = {"files": files(big), "meta_mb": metadata_mb(big)}
         results[n]["rows"] = measure(big, model, ranks, work)
         (work / "scale.json").write_text(json.dumps(results, indent=1, default=str))
@@ -317,7 +326,9 @@ def main() -> None:
     r = sub.add_parser("run")
     r.add_argument("--work", type=Path, required=True)
     r.add_argument("--scans", type=int, nargs="+", default=[26_300, 263_000, 2_630_000])
-    r.add_argument("--every", type=parse_every, default=timedelta(minutes=10))
+    r.add_argument(
+        "--every", type=parse_every, nargs="+", default=[timedelta(minutes=m) for m in (10, 10, 1)]
+    )
     r.add_argument("--ranks", type=int, nargs="+", default=[1, 2])
     c = sub.add_parser("catalog")
     c.add_argument("--work", type=Path, required=True)

@@ -7,8 +7,10 @@ import os
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, as_completed, wait
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 from tqdm import tqdm
@@ -74,15 +76,31 @@ def list_wanted(fs, cfg: FetchConfig) -> tuple[list[Remote], int]:
     """(wanted objects, hour folders listed), listed concurrently with a progress bar."""
     hours = prefixes(cfg)
     found: list[Remote] = []
-    with ThreadPoolExecutor(cfg.workers) as pool, _bar(len(hours), "list", "hour") as bar:
-        futures = {pool.submit(_listing, fs, p): p for p in hours}
-        for future in as_completed(futures):
-            try:  # popped: a done future holds its hour's listing (1,920 entries of meso)
-                found += select(futures.pop(future), future.result(), cfg)
-            except Exception as err:  # noqa: BLE001
-                raise _unreachable(err) from None
+    with _bar(len(hours), "list", "hour") as bar:
+        for prefix, listing in _listings(fs, hours, cfg.workers):
+            found += select(prefix, listing, cfg)
             bar.update()
     return sorted(found, key=lambda r: r.key), len(hours)
+
+
+def _listings(fs, hours: list[Prefix], workers: int) -> Iterator[tuple[Prefix, list[dict]]]:
+    """Each hour's listing as it completes, with at most ``2 * workers`` hours in flight. All at
+    once, the listing threads outrun the one thread that selects (they share the GIL), and
+    the done listings pile up: about 1 MB a meso hour, gigabytes over years."""
+    todo = iter(hours)
+    with ThreadPoolExecutor(workers) as pool:
+        running = {pool.submit(_listing, fs, p): p for p in islice(todo, 2 * workers)}
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                prefix = running.pop(future)
+                try:
+                    listing = future.result()
+                except Exception as err:  # noqa: BLE001
+                    raise _unreachable(err) from None
+                yield prefix, listing
+                for nxt in islice(todo, 1):
+                    running[pool.submit(_listing, fs, nxt)] = nxt
 
 
 def run(cfg: FetchConfig, backoff_s: float = 1.0) -> dict:
@@ -108,7 +126,6 @@ class Decision:
     """What a (re)run does with the wanted objects, before it copies anything."""
 
     manifest: Manifest
-    local: dict[str, Path]  # key -> its file under --dest
     here: int  # already complete
     theirs: list[Remote]  # a different file that fetch did not write: left alone
     todo: list[Remote]  # missing, or an incomplete copy of ours
@@ -119,26 +136,26 @@ def decide(cfg: FetchConfig, wanted: list[Remote]) -> Decision:
     thread pool (stat calls wait on the file system; one task per file would cost more in
     the pool than the stat: five years are 1.58M files)."""
     manifest = Manifest(cfg.dest)
-    local = {r.key: cfg.dest / r.relative for r in wanted}
 
     def complete(chunk: list[Remote]) -> list[bool]:
-        return [is_complete(r, local[r.key], manifest, cfg.verify) for r in chunk]
+        return [is_complete(r, cfg.dest / r.relative, manifest, cfg.verify) for r in chunk]
 
     chunks = [wanted[i : i + CHECK_CHUNK] for i in range(0, len(wanted), CHECK_CHUNK)]
     with ThreadPoolExecutor(cfg.workers) as pool:
         done = [flag for flags in pool.map(complete, chunks) for flag in flags]
     missing = [r for r, here in zip(wanted, done, strict=True) if not here]
-    ours = [not local[r.key].exists() or r.key in manifest.entries for r in missing]
+    ours = [not (cfg.dest / r.relative).exists() or r.key in manifest.entries for r in missing]
     theirs = [r for r, mine in zip(missing, ours, strict=True) if not mine]
     todo = [r for r, mine in zip(missing, ours, strict=True) if mine]
-    return Decision(manifest, local, len(wanted) - len(missing), theirs, todo)
+    return Decision(manifest, len(wanted) - len(missing), theirs, todo)
 
 
 def _copy_all(fs, cfg: FetchConfig, wanted, satellites, n_hours: int, t0: float, backoff_s) -> dict:
     """Copy what is missing or an incomplete copy of ours; a different file that fetch did not
     write (not in the manifest) is left as it is and reported."""
     plan = decide(cfg, wanted)
-    manifest, local, theirs, todo = plan.manifest, plan.local, plan.theirs, plan.todo
+    manifest, theirs, todo = plan.manifest, plan.theirs, plan.todo
+    local = {r.key: cfg.dest / r.relative for r in todo}
     failed: list[dict] = []
     total = sum(r.size for r in todo)
     with ThreadPoolExecutor(cfg.workers) as pool, _bar(total, "fetch", "B", scale=True) as bar:
