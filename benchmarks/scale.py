@@ -288,15 +288,16 @@ def run(work: Path, scans: list[int], cadences: list[timedelta], ranks: list[int
     print_table(results)
 
 
-def catalog(work: Path, scans: list[int], every: timedelta) -> None:
-    """preprocess's catalog from a listing of N scans x 6 bands, on rank 0."""
+def catalog(work: Path, scans: list[int], every: timedelta, manifest: bool) -> None:
+    """preprocess's catalog from a listing (or fetch's manifest) of N scans x 6 bands, on
+    rank 0."""
     work.mkdir(parents=True, exist_ok=True)
     print("| scans | files listed | catalog s | with both shares s | peak GB | share sent MB |")
     print("|---|---|---|---|---|---|")
     for n in scans:
-        listing = work / f"listing-{n}.txt"
+        listing = work / (f"manifest-{n}.jsonl" if manifest else f"listing-{n}.txt")
         if not listing.exists():
-            write_listing(listing, n, every)
+            write_listing(listing, n, every, manifest)
         cmd = [sys.executable, __file__, "step", "catalog", "--store", str(listing)]
         log = work / f"catalog-{n}.log"
         row = watch(cmd, None, log)
@@ -334,6 +335,7 @@ def main() -> None:
     c.add_argument("--work", type=Path, required=True)
     c.add_argument("--scans", type=int, nargs="+", default=[263_000, 2_630_000])
     c.add_argument("--every", type=parse_every, default=timedelta(minutes=1))
+    c.add_argument("--manifest", action="store_true", help="fetch's manifest, not a plain list")
     s = sub.add_parser("step")
     s.add_argument("name", choices=sorted(STEPS))
     s.add_argument("--store", type=Path, required=True)
@@ -349,7 +351,7 @@ def main() -> None:
     elif args.cmd == "run":
         run(args.work, args.scans, args.every, args.ranks)
     elif args.cmd == "catalog":
-        catalog(args.work, args.scans, args.every)
+        catalog(args.work, args.scans, args.every, args.manifest)
     else:
         step(args.name, args.store)
 

@@ -124,18 +124,22 @@ def _plan(path: Path, extra_days: int) -> dict:
     return {"s": time.perf_counter() - t0, "todo": len(plan.slots)}
 
 
-def write_listing(path: Path, scans: int, every: timedelta) -> None:
-    """A listing (as lfs find prints it) of ``scans`` G17 M1 scans of the six default bands,
-    every ``every`` from 2019-01-01: synthetic names, no files."""
+def write_listing(path: Path, scans: int, every: timedelta, manifest: bool = False) -> None:
+    """A listing (as lfs find prints it, or as fetch's manifest records it) of ``scans`` G17 M1
+    scans of the six default bands, every ``every`` from 2019-01-01: synthetic names, no files."""
     from hpc_vqvae.abi.names import format_stamp
 
+    copied = '{"key": "noaa-goes17/%s", "path": "%s", "size": 3012345, '
+    copied += '"etag": "0123456789abcdef0123456789abcdef", "mtime_ns": 1765000000000000000, '
+    copied += '"at": "2026-12-06T00:00:00+00:00"}\n'
     with path.open("w") as out:
         for i in range(scans):
             t = START + i * every
             s = format_stamp(t)
             folder = f"ABI-L1b-RadM/{t:%Y/%j/%H}/"
             for band in (1, 2, 3, 11, 13, 14):
-                out.write(f"{folder}OR_ABI-L1b-RadM1-M6C{band:02d}_G17_s{s}_e{s}_c{s}.nc\n")
+                name = f"{folder}OR_ABI-L1b-RadM1-M6C{band:02d}_G17_s{s}_e{s}_c{s}.nc"
+                out.write(copied % (name, name) if manifest else name + "\n")
 
 
 def _catalog(listing: Path) -> dict:

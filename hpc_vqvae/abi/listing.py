@@ -29,7 +29,7 @@ from .names import (
     sector_tail,
 )
 
-BLOCK_BYTES = 64 << 20  # Arrow's read block: a bounded slice of a listing of any length
+BLOCK_BYTES = 16 << 20  # Arrow's read block: a bounded slice of a listing of any length
 # The file-name pattern of names.py, found at the end of a path (RE2 takes its syntax).
 _PATH_RE = "(?:^|/)" + _NAME_RE.pattern.removeprefix("^")
 _JSON_PATH_RE = r'"path"\s*:\s*"(?P<path>[^"\\]*)"'
