@@ -69,6 +69,15 @@ def decided_by_rank_0(decide: Callable[[], T]) -> T:
     return result
 
 
+def leave() -> None:
+    """Every rank leaves together and closes the group. A gloo group left to the interpreter's
+    exit can abort a rank that exits first ('terminate called without an active exception',
+    SIGABRT), and a launcher may kill the others at the first exit."""
+    if dist.is_available() and dist.is_initialized():
+        barrier()
+        dist.destroy_process_group()
+
+
 def barrier() -> None:
     if is_distributed():
         dist.barrier()

@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from .. import outputs
     from ..cli import exit_code
+    from ..distributed import leave
     from ..world import detect
 
     world = detect()
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     def body() -> int:
         outputs.check_plot(args.plot)  # before the work, not after it
         report, meta = _run(args, world)
+        leave()  # the scores are reduced: nothing below is collective
         return _show(report, meta, args) if world.is_main else 0
 
     return exit_code(body, speaks=lambda: world.is_main)  # one line for the job, not one per rank

@@ -114,6 +114,7 @@ def run_range(args: argparse.Namespace) -> None:
                 f"wrote {args.output} ({len(scans.index)} scan(s), {iso(scans.time[0])} .. "
                 f"{iso(scans.time[-1])}; {D.world_size()} rank(s), {predicting:.1f} s predicting)"
             )
+        D.leave()
     except KeyboardInterrupt:
         if D.rank() == 0:
             print(f"interrupted: {partial} kept; the same command resumes it", file=sys.stderr)
