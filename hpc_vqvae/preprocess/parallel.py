@@ -87,8 +87,12 @@ def run_or_abort(main: Callable[[], int]) -> int:
         return main()
     except SystemExit:
         raise
-    except BaseException:
-        traceback.print_exc()
+    except BaseException as err:
+        # One write, the cause first: at MPI_Abort the launcher kills every rank and may
+        # forward no more of this rank's output than it has already read (seen: the first
+        # line of a traceback written line by line).
+        cause = f"rank {comm.rank}: {type(err).__name__}: {err}\n"
+        sys.stderr.write(cause + traceback.format_exc())
         sys.stderr.flush()
         if comm.size > 1:
             comm.Abort(1)
