@@ -57,8 +57,8 @@ def prefixes(cfg: FetchConfig) -> list[Prefix]:
 def select(prefix: Prefix, listing: list[dict], cfg: FetchConfig) -> list[Remote]:
     """The wanted objects of one hour folder's listing (s3fs ``ls(detail=True)`` entries). A
     meso hour holds 1,920 objects, of which a selection wants a few dozen, and five years are
-    84M names: names are screened by slices (``names.screen``: sector, band, satellite and
-    cadence, what ``wanted`` asks of a name) and only those that pass are checked whole."""
+    84M names: names are screened by slices (``names.screen``: sector, band, the satellite
+    serving that day, cadence) and only those that pass are checked whole (``names.is_name``)."""
     every = None if cfg.every is None else int(cfg.every.total_seconds() // 60)
     passes = screen(cfg.sector, cfg.band_numbers, prefix.satellite, every)
     return [

@@ -74,12 +74,14 @@ class Plan:
     def shares(self, ranks: int) -> list[np.ndarray]:
         """Which of the plan's scans each rank does: whole blocks, dealt by load
         (``parallel.deal``), as positions in ``slots``."""
-        blocks, count = np.unique(self.slots // self.sizes[1], return_counts=True)
+        blocks, of_block, count = np.unique(
+            self.slots // self.sizes[1], return_inverse=True, return_counts=True
+        )
         dealt = deal(dict(zip(blocks.tolist(), count.tolist(), strict=True)), ranks)
         owner = np.zeros(len(blocks), np.int64)
         for rank, mine in enumerate(dealt):
             owner[np.searchsorted(blocks, mine)] = rank
-        of_scan = owner[np.searchsorted(blocks, self.slots // self.sizes[1])]
+        of_scan = owner[of_block]
         return [np.flatnonzero(of_scan == rank) for rank in range(ranks)]
 
     @staticmethod
