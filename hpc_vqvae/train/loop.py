@@ -12,7 +12,8 @@ import torch
 from .. import tracking
 from ..data import make_loader
 from ..data.preflight import TrainingData, shared_training_data
-from ..distributed import any_rank, barrier
+from ..distributed import any_rank, barrier, leave
+from ..errors import UsageError
 from ..model import VQGANLoss, VQModel, build_discriminator
 from ..world import detect, setup
 from . import checkpoint, rundir, speed
@@ -40,10 +41,14 @@ def train(
     end the generator is logged as the run's MLflow model, registered as ``register``."""
     world = detect()
     device = setup(world)
-    data = shared_training_data(cfg.data)  # read by rank 0, before anything is written
-    if world.is_main:
-        print(data.describe(), flush=True)
-    lock = rundir.claim(run_dir, overwrite, world.rank)
+    try:  # both refusals are decided by rank 0 and raised on every rank
+        data = shared_training_data(cfg.data)  # read by rank 0, before anything is written
+        if world.is_main:
+            print(data.describe(), flush=True)
+        lock = rundir.claim(run_dir, overwrite, world.rank)
+    except UsageError:
+        leave()  # a rank that exits with its gloo group open can abort (SIGABRT) the job
+        raise
     try:
         return _train(cfg, data, run_dir, world, device, resume, stop_after, register)
     finally:
