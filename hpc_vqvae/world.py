@@ -14,6 +14,7 @@ import os
 import socket
 import subprocess
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -134,6 +135,26 @@ def setup(world: World, engines: bool = True) -> str:
             import deepspeed
 
             deepspeed.init_distributed(dist_backend=backend, auto_mpi_discovery=False)
+            _unlink_shm_workspace(world)
         else:
             dist.init_process_group(backend)
     return f"cuda:{torch.cuda.current_device()}" if cuda else "cpu"
+
+
+def _unlink_shm_workspace(world: World) -> None:
+    """DeepSpeed on CPU maps a 66 MB /dev/shm workspace per rank (its shm all-reduce, for
+    inference) and never unlinks it: every run on a node left one in RAM-backed /dev/shm.
+    Once every rank has mapped its peers' (on return from init_distributed), each rank
+    unlinks its own name; the mappings stay valid until the process exits."""
+    name = "_".join(
+        [
+            "deepspeed_allreduce_buffer",
+            str(os.getuid()),
+            os.environ.get("MASTER_ADDR", ""),
+            os.environ.get("MASTER_PORT", ""),
+            str(world.rank),
+        ]
+    )
+    if world.size > 1:
+        dist.barrier()  # every peer has opened it (a barrier on every rank, file or not)
+    (Path("/dev/shm") / name).unlink(missing_ok=True)  # none on GPUs or across nodes
