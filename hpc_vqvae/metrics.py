@@ -1,6 +1,8 @@
 """Image metrics on the reflectance scale, per channel, scored only where the truth is valid
 daytime: RMSE, MAE and PSNR over valid pixels, SSIM over windows whose pixels are all valid
 (night crops and NaN fill never enter a score), LPIPS over crops that are valid throughout.
+Every score takes its ``data_range`` (PSNR's peak, SSIM's constants, LPIPS's scaling) from the
+space it scores in: 1 for plain reflectance factor, ``reflectance_max`` for a model's target.
 
 ``Scores`` accumulates them over batches and ranks as sums that reduce exactly: PSNR is the
 mean of per-image values (``psnr``), with the value of the pooled MSE beside it
@@ -71,10 +73,13 @@ class Scores:
         mask: torch.Tensor,
         lpips: torch.nn.Module | None = None,
         ssim: torch.Tensor | None = None,
+        crop: int | None = None,
     ) -> None:
         """pred, true (B, C, H, W) reflectance; mask (B, 1, H, W): valid daytime truth.
         ``ssim``: their ``ssim_map``, when one scoring of several masks computed it once (its
-        valid windows do not depend on what lies outside them)."""
+        valid windows do not depend on what lies outside them). LPIPS is scored on the
+        ``crop`` x ``crop`` tiles that are valid throughout (the training crops' size; whole
+        images if None): a whole scan is rarely all daytime, and one that is sits at noon."""
         valid = mask.bool().expand_as(pred)
         pred = torch.where(valid, pred.float(), 0.0)  # NaN fill outside the mask stays out
         true = torch.where(valid, true.float(), 0.0)
@@ -100,13 +105,11 @@ class Scores:
             s[_SSIM] += torch.where(count > 0, per_image, 0).sum(0).double()
             s[_SSIM_IMAGES] += (count > 0).sum(0).double()
         if lpips is not None:
-            whole = mask.flatten(1).bool().all(1)
-            if whole.any():  # LPIPS sees [-1, 1]
-                d = lpips(
-                    2 * pred[whole] / self.data_range - 1, 2 * true[whole] / self.data_range - 1
-                )
+            a, b = _whole_crops(pred, mask, crop), _whole_crops(true, mask, crop)
+            if len(a):  # LPIPS sees [-1, 1]: 2 r / data_range - 1, as the training loss does
+                d = lpips(2 * a / self.data_range - 1, 2 * b / self.data_range - 1)
                 s[_LPIPS] += d.sum().double()
-                s[_LPIPS_IMAGES] += float(whole.sum())
+                s[_LPIPS_IMAGES] += float(len(a))
 
     def reduce(self) -> Scores:
         """Collective: every rank calls it once, after its last update."""
@@ -116,22 +119,48 @@ class Scores:
     def result(self, prefix: str = "") -> dict[str, float]:
         """Channel means (``rmse``) and per channel (``rmse_R``); LPIPS when measured."""
         s = self.sums
-        mse = s[_SSE] / s[_PIXELS].clamp(min=1)
-        per = {
-            "rmse": mse.sqrt(),
-            "mae": s[_SAE] / s[_PIXELS].clamp(min=1),
-            "psnr": s[_PSNR] / s[_IMAGES].clamp(min=1),
-            "psnr_pooled": 10 * torch.log10(self.data_range**2 / mse.clamp(min=1e-12)),
-            "ssim": s[_SSIM] / s[_SSIM_IMAGES].clamp(min=1),
-        }
         out: dict[str, float] = {}
-        for name, values in per.items():
+        for name, values in from_sums(s, self.data_range).items():
+            if name == "lpips":
+                if float(s[_LPIPS_IMAGES, 0]) > 0:
+                    out[f"{prefix}lpips"] = float(values)
+                continue
             out[f"{prefix}{name}"] = float(values.mean())
             out.update(
                 {f"{prefix}{name}_{c}": float(v) for c, v in zip(CHANNELS, values, strict=True)}
             )
-        if float(s[_LPIPS_IMAGES, 0]) > 0:
-            out[f"{prefix}lpips"] = float(s[_LPIPS, 0] / s[_LPIPS_IMAGES, 0])
         out[f"{prefix}pixels"] = float(s[_PIXELS, 0])
         out[f"{prefix}images"] = float(s[_IMAGES, 0])
         return out
+
+
+def from_sums(s: torch.Tensor, data_range: float) -> dict[str, torch.Tensor]:
+    """The metrics of ``Scores`` sums (..., 9, C): per channel (..., C), LPIPS (...,) (NaN
+    where no crop was scored). The one home of the formulas: a result, and every resample of a
+    bootstrap over days, which adds up days' sums."""
+    mse = s[..., _SSE, :] / s[..., _PIXELS, :].clamp(min=1)
+    lpips_n = s[..., _LPIPS_IMAGES, 0]
+    return {
+        "rmse": mse.sqrt(),
+        "mae": s[..., _SAE, :] / s[..., _PIXELS, :].clamp(min=1),
+        "psnr": s[..., _PSNR, :] / s[..., _IMAGES, :].clamp(min=1),
+        "psnr_pooled": 10 * torch.log10(data_range**2 / mse.clamp(min=1e-12)),
+        "ssim": s[..., _SSIM, :] / s[..., _SSIM_IMAGES, :].clamp(min=1),
+        "lpips": torch.where(lpips_n > 0, s[..., _LPIPS, 0] / lpips_n.clamp(min=1), torch.nan),
+    }
+
+
+def _whole_crops(x: torch.Tensor, mask: torch.Tensor, size: int | None) -> torch.Tensor:
+    """(N, C, size, size): the non-overlapping tiles of ``x`` (B, C, H, W) whose ``mask``
+    (B, 1, H, W) is true throughout; whole images when ``size`` is None."""
+    if size is None:
+        return x[mask.flatten(1).bool().all(1)]
+    b, c, h, w = x.shape
+    nh, nw = h // size, w // size
+
+    def tiles(t: torch.Tensor) -> torch.Tensor:
+        t = t[..., : nh * size, : nw * size].unfold(2, size, size).unfold(3, size, size)
+        return t.permute(0, 2, 3, 1, 4, 5).reshape(-1, t.shape[1], size, size)
+
+    keep = tiles(mask.bool()).flatten(1).all(1)
+    return tiles(x)[keep]

@@ -26,7 +26,8 @@ from ..store import ScanTable
 from ..store.layout import SCAN_WRITTEN
 
 TRAIN, VAL, TEST, BUFFER = 0, 1, 2, -1
-ROLE_NAMES = {TRAIN: "train", VAL: "val", TEST: "test", BUFFER: "buffer"}
+UNSEEN = 3  # a day a run's record does not hold: written to the store after training
+ROLE_NAMES = {TRAIN: "train", VAL: "val", TEST: "test", BUFFER: "buffer", UNSEEN: "unseen"}
 
 
 @dataclass(frozen=True)
@@ -129,3 +130,25 @@ def split_days(table: ScanTable, s: SplitSettings) -> Split:
         return np.flatnonzero(usable & (role_of_scan == role)).astype(np.int64)
 
     return Split(positions(TRAIN), positions(VAL), positions(TEST), days, roles)
+
+
+def recorded_roles(record: dict, days: np.ndarray, buffer_days: int) -> np.ndarray:
+    """The role each of ``days`` (datetime64[D]) had in the split a run recorded
+    (``Split.record``), whatever the store holds now: a store that has grown since training
+    splits differently, and only the record says what the model saw. A day the record lacks
+    is UNSEEN, unless it lies within ``buffer_days`` of a recorded training day (BUFFER):
+    weather persists across the record's edge as it does across its blocks."""
+    roles = np.full(len(days), UNSEEN, np.int8)
+    for role in (TRAIN, VAL, TEST, BUFFER):
+        known = np.array(record.get(f"{ROLE_NAMES[role]}_days", []), "datetime64[D]")
+        roles[np.isin(days, known)] = role
+    train = np.sort(np.array(record.get("train_days", []), "datetime64[D]"))
+    if len(train) and (roles == UNSEEN).any():
+        unseen = np.flatnonzero(roles == UNSEEN)
+        at = np.searchsorted(train, days[unseen]).clip(1, len(train)) - 1
+        nearest = np.minimum(
+            np.abs(days[unseen] - train[at]),
+            np.abs(days[unseen] - train[(at + 1).clip(max=len(train) - 1)]),
+        )
+        roles[unseen[nearest <= np.timedelta64(buffer_days, "D")]] = BUFFER
+    return roles

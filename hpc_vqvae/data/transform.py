@@ -94,14 +94,19 @@ class Transform:
             ok = ok & np.isfinite(bands[b])
         return ok
 
-    def _scaled_target(self, bands: Mapping[str, np.ndarray], sza: np.ndarray, axis: int):
-        r = np.stack(
+    def composite(self, bands: Mapping[str, np.ndarray], axis: int = 0) -> np.ndarray:
+        """The R, G, B reflectance factors of the target bands, unscaled and unclipped (NaN
+        kept): plain reflectance, the space an evaluation's ``paper`` convention scores in."""
+        return np.stack(
             [
                 sum(np.float32(w) * bands[b].astype(np.float32) for b, w in weights.items())
                 for weights in self.cfg.target.values()
             ],
             axis,
         )
+
+    def _scaled_target(self, bands: Mapping[str, np.ndarray], sza: np.ndarray, axis: int):
+        r = self.composite(bands, axis)
         if self.cfg.divide_by_cos_sza:
             cos = np.maximum(np.cos(np.deg2rad(sza, dtype=np.float32)), np.float32(COS_FLOOR))
             r = r / np.expand_dims(cos, axis)

@@ -1,7 +1,9 @@
 """``python -m hpc_vqvae.evaluate --checkpoint RUN|EXPORT|RUN_ID --store STORE.zarr``: the
-paper's table (SSIM, PSNR, RMSE, MAE, LPIPS) of the model on the held-out test days (or any
-time range), beside a least-squares and an inverted-IR baseline, with breakdowns by channel,
-solar zenith (twilight included), month or hour; one process or many (torchrun, srun, mpiexec)."""
+paper's table (SSIM, PSNR, RMSE, MAE, LPIPS) of the model on the test days recorded with its
+run (or a time range clear of its training days), beside a least-squares and an inverted-IR
+baseline, with 95% intervals from a bootstrap over days, breakdowns by channel, solar zenith
+(twilight included), month or hour, in the model's own convention or the paper's; one process
+or many (torchrun, srun, mpiexec)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,19 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--start", help="instead of --split: first scan start (UTC)")
     p.add_argument(
         "--end", help="with --start: last scan start, inclusive at the precision given (UTC)"
+    )
+    p.add_argument(
+        "--in-sample",
+        action="store_true",
+        help="score --start/--end scans on days the model trained on or that buffer them "
+        "(refused otherwise), labelled in_sample",
+    )
+    p.add_argument(
+        "--convention",
+        choices=["model", "paper"],
+        default="model",
+        help="model: the model's own target and data range; paper: plain reflectance factor "
+        "clipped to [0, 1], data range 1 (default %(default)s)",
     )
     p.add_argument("--by", default="sza", help="breakdowns besides the channels: sza,month,hour")
     p.add_argument("--format", choices=["table", "json"], default="table")
@@ -75,6 +90,7 @@ def _run(args, world) -> tuple[dict, dict]:
     from ..predict.checkpoint import resolve_checkpoint
     from ..predict.sources import parse_end, parse_time, select_scans
     from ..store import Store
+    from .conventions import record
     from .report import summary
     from .run import evaluate
     from .scans import Selection, by_range, by_split
@@ -84,6 +100,8 @@ def _run(args, world) -> tuple[dict, dict]:
         raise UsageError(f"--by {args.by}: choose among sza, month, hour")
     if (args.start is None) != (args.end is None):
         raise UsageError("--start and --end go together")
+    if args.in_sample and args.start is None:
+        raise UsageError("--in-sample goes with --start/--end: a split's days are held out")
     checkpoint = resolve_checkpoint(args.checkpoint, args.tracking_uri)
     model = Translator.load(checkpoint, args.device)
     if world.size > 1:
@@ -98,17 +116,22 @@ def _run(args, world) -> tuple[dict, dict]:
         start, end = parse_time("--start", args.start), parse_end("--end", args.end)
         scans = select_scans(args.store, start, end)
         model.check_store(scans.store)
-        return by_range(model, args.store, scans.index, scans.time)
+        return by_range(model, args.store, scans.index, scans.time, args.in_sample)
 
     sel = decided_by_rank_0(select)  # what reads every scan's time and the split: once
     lpips, reason = _lpips(model)
-    scores = evaluate(model, sel, bys, args.device, args.batch_size, lpips, world.rank, world.size)
+    scores = evaluate(
+        model, sel, bys, args.device, args.batch_size, lpips, world.rank, world.size,
+        args.convention,
+    )  # fmt: skip
     extra = {
         "checkpoint": str(checkpoint),
         "store": str(args.store),
         "selection": sel.label,
+        "in_sample": sel.in_sample,
         "scans": len(sel.positions),
-        "convention": _convention(model),
+        "target": _convention(model),
+        "convention": record(model, args.convention, model.data_cfg.patch_size),
         "target_sza_max": model.data_cfg.target_sza_max,
         "ranks": world.size,
     }

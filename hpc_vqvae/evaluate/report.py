@@ -1,46 +1,70 @@
 """An evaluation's report: one JSON object (the paper's table for the model, the baselines
-beside it, the breakdowns), the same as a table, a plot, and MLflow metrics."""
+beside it, intervals over days, the breakdowns, the convention it was scored in), the same as
+a table, a plot, and MLflow metrics."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .. import outputs
-from .run import KEYS, PREDICTORS
+from ..metrics import Scores
+from .bootstrap import LEVEL, RESAMPLES, SEED, intervals
+from .run import KEYS, PREDICTORS, TWILIGHT, Evaluation
 
 
-def summary(scores: dict, extra: dict, lpips_reason: str | None) -> dict:
+def summary(ev: Evaluation, extra: dict, lpips_reason: str | None) -> dict:
     """``--format json``: top-level ssim, psnr, rmse, mae, lpips of the model; ``baseline``
     (least squares) and ``baseline_grey`` (inverted IR) with the same keys; ``by_sza``,
-    ``by_month``, ``by_hour`` per predictor; per channel under ``channels``."""
-
-    def metrics(result: dict) -> dict | None:
-        if result["images"] == 0:  # nothing of this breakdown among the scans
-            return None
-        out = {k: round(result[k], 6) for k in KEYS}
-        out["lpips"] = round(result["lpips"], 6) if "lpips" in result else None
-        out["channels"] = {
-            c: {k: round(result[f"{k}_{c}"], 6) for k in KEYS} for c in ("R", "G", "B")
-        }
-        return out
-
+    ``by_month``, ``by_hour`` per predictor; per channel under ``channels``; ``ci``: 95%
+    intervals from a bootstrap over days, and model-minus-baseline differences with theirs;
+    ``by_day``: each day's scores; ``saturated_by_sza``: the share of pixels whose target
+    sits at the clip."""
+    scores = ev.groups
     model = scores["model"]["all"]
     report = {
-        **metrics(model),
+        **_metrics(model),
         "lpips_reason": lpips_reason,
         "pixels": int(model["pixels"]),
         "images": int(model["images"]),
+        "days": len(ev.days),
         **extra,
-        "baseline": metrics(scores["baseline"]["all"]),
-        "baseline_grey": metrics(scores["baseline_grey"]["all"]),
+        "baseline": _metrics(scores["baseline"]["all"]),
+        "baseline_grey": _metrics(scores["baseline_grey"]["all"]),
+        "ci": intervals(ev.day_sums, list(PREDICTORS), ev.data_range),
+        "bootstrap": {
+            "unit": "local solar day",
+            "resamples": RESAMPLES,
+            "seed": SEED,
+            "level": LEVEL,
+        },  # fmt: skip
     }
     for kind in ("sza", "month", "hour"):
         keys = [k for k in scores["model"] if k.startswith(kind + " ")]
         if keys:
             report[f"by_{kind}"] = {
-                k.split(" ", 1)[1]: {p: metrics(scores[p][k]) for p in PREDICTORS} for k in keys
+                k.split(" ", 1)[1]: {p: _metrics(scores[p][k]) for p in PREDICTORS} for k in keys
             }
+    report["saturated_by_sza"] = ev.saturated
+    report["by_day"] = {
+        str(day): {p: _metrics(_day(ev, i, d)) for i, p in enumerate(PREDICTORS)}
+        for d, day in enumerate(ev.days)
+    }
     return report
+
+
+def _day(ev: Evaluation, predictor: int, day: int) -> dict:
+    scores = Scores("cpu", data_range=ev.data_range)
+    scores.sums = ev.day_sums[predictor, day]
+    return scores.result()
+
+
+def _metrics(result: dict) -> dict | None:
+    if result["images"] == 0:  # nothing of this breakdown among the scans
+        return None
+    out = {k: round(result[k], 6) for k in KEYS}
+    out["lpips"] = round(result["lpips"], 6) if "lpips" in result else None
+    out["channels"] = {c: {k: round(result[f"{k}_{c}"], 6) for k in KEYS} for c in ("R", "G", "B")}
+    return out
 
 
 def table(report: dict) -> str:
@@ -59,11 +83,27 @@ def table(report: dict) -> str:
             )
         ],
     ]
+    conv = report["convention"]
+    held = "IN-SAMPLE (training or buffer days)" if report["in_sample"] else "held out"
     lines = [
-        f"{report['selection']}: {report['scans']} scans, {report['pixels']} daytime pixels "
-        f"(sza < {report['target_sza_max']}); {report['convention']}",
+        f"{report['selection']} ({held}): {report['scans']} scans on {report['days']} days, "
+        f"{report['pixels']} daytime pixels (sza < {report['target_sza_max']})",
+        f"convention {conv['name']}: {conv['space']}, data range {conv['data_range']}",
         *_grid(rows),
+        "",
+        f"95% intervals, bootstrap over {report['days']} days ({report['bootstrap']['resamples']}"
+        " resamples):",
     ]
+    ci = report["ci"]
+    for p, label in (("model", "model"), ("baseline", "least squares"),
+                     ("baseline_grey", "inverted IR")):  # fmt: skip
+        lines.append(f"  {label:<26} " + "  ".join(_ci(k, ci[p][k]) for k in ("ssim", "rmse")))
+    for p, label in (("baseline", "least squares"), ("baseline_grey", "inverted IR")):
+        d = ci[f"model_minus_{p}"]
+        lines.append(
+            f"  model - {label:<17} "
+            + "  ".join(_ci(k, d[k][1:], d[k][0]) for k in ("ssim", "psnr", "rmse"))
+        )
     if "by_sza" in report:
         lines += ["", "by solar zenith (deg): SSIM / RMSE of model | least squares | inverted IR"]
         for bin_, r in report["by_sza"].items():
@@ -71,10 +111,21 @@ def table(report: dict) -> str:
                 "-" if r[p] is None else f"{r[p]['ssim']:.3f} / {r[p]['rmse']:.4f}"
                 for p in ("model", "baseline", "baseline_grey")
             )
-            lines.append(f"  {bin_:>6}  {cells}")
+            share = report["saturated_by_sza"].get(bin_)
+            clip = "" if share is None else f"  (target at its clip: {100 * share:.1f}%)"
+            lines.append(f"  {bin_:>6}  {cells}{clip}")
+        lines.append(f"  {TWILIGHT.split(' ')[1]} scored in {conv['twilight_space']}")
     if report.get("lpips_reason"):
         lines.append(f"LPIPS: {report['lpips_reason']}")
     return "\n".join(lines)
+
+
+def _ci(key: str, bounds: list, point: float | None = None) -> str:
+    lo, hi = bounds
+    if lo is None:
+        return f"{key.upper()} -"
+    head = "" if point is None else f"{point:+.4f} "
+    return f"{key.upper()} {head}[{lo:.4f}, {hi:.4f}]"
 
 
 def _grid(rows) -> list[str]:
@@ -118,7 +169,7 @@ def plot(report: dict, path: Path) -> None:
         ax.set_xlabel("solar zenith (deg)")
         ax.set_title(key.upper())
     axes[0].legend(fontsize=8)
-    fig.suptitle(f"{report['selection']} ({report['convention']})", fontsize=9)
+    fig.suptitle(f"{report['selection']} ({report['convention']['space']})", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=90, metadata={"Software": outputs.PLOT_SOFTWARE})
     plt.close(fig)

@@ -33,15 +33,22 @@ NETCDF_TIME = {"units": f"seconds since {J2000:%Y-%m-%d %H:%M:%S}", "dtype": "fl
 # Scan angles of one grid agree to far better than this; moved meso sectors differ by >= 28 urad.
 SAME_GRID_RAD = 1e-9
 SUN_NORMALISED = "reflectance factor / cos(solar zenith): the scene as lit by an overhead sun"
-AT_SCAN_GEOMETRY = "reflectance factor at the scan's solar geometry (dark at night)"
+AT_SCAN_GEOMETRY = (
+    "reflectance factor as daytime scenes had it at their own solar geometry; the model, "
+    "trained on daytime only, draws a daylit scene at night too, not a dark one"
+)
+SYNTHETIC = (
+    "synthetic: a model's estimate from infrared brightness temperatures, not an observation"
+)
 
 
 def _reflectance_vars(
     rgb: np.ndarray, ir_ok: np.ndarray, dims: tuple, extra: dict, sun_normalised: bool
 ) -> dict:
     """R, G, B from (..., 3, H, W), NaN wherever an input band is invalid, named for what
-    they are: CF's ``toa_bidirectional_reflectance`` is reflectance at the scene's own solar
-    geometry; a sun-normalised value (the scene under an overhead sun) has no standard name."""
+    they are: a model's output, in either convention, carries no observation's standard name
+    (CF's ``toa_bidirectional_reflectance`` is a measured quantity), and says it is synthetic
+    and which convention it follows."""
     rgb = np.where(np.expand_dims(ir_ok, -3), rgb, np.nan).astype(np.float32)
     attrs = {"grid_mapping": GRID_MAPPING, "units": "1", **extra}
 
@@ -49,12 +56,12 @@ def _reflectance_vars(
         if sun_normalised:
             return {
                 "long_name": f"synthetic {c} reflectance factor / cos(solar zenith)",
-                "comment": SUN_NORMALISED + "; not a top-of-atmosphere reflectance at the "
-                "scan's solar geometry, which is dark at night",
+                "comment": f"{SYNTHETIC}; {SUN_NORMALISED}; not a top-of-atmosphere "
+                "reflectance at the scan's solar geometry",
             }
         return {
             "long_name": f"synthetic {c} reflectance factor",
-            "standard_name": "toa_bidirectional_reflectance",
+            "comment": f"{SYNTHETIC}; {AT_SCAN_GEOMETRY}",
         }
 
     return {c: (dims, np.take(rgb, i, axis=-3), {**attrs, **names(c)}) for i, c in enumerate("RGB")}

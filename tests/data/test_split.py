@@ -105,3 +105,31 @@ def test_store_split_shares_no_day(make_cfg, store):
     fraction = zarr.open_group(store, mode="r")["day_fraction"][:]
     assert (fraction[train.scans] > 0).all() and (fraction[val.scans] > 0).all()
     assert len(train.scans) + len(val.scans) <= (fraction > 0).sum() < len(fraction)
+
+
+def test_the_recorded_split_holds_when_the_store_grows():
+    """A store that grows by a year (here: the one before) splits anew: its blocks move, and
+    recomputed "test" days fall on days the model trained on. The recorded roles do not move;
+    days the record lacks are unseen, except those within the buffer of a training day."""
+    from hpc_vqvae.data.split import UNSEEN, recorded_roles
+
+    settings = SplitSettings(val_fraction=0.1, test_fraction=0.1, blocks=4, buffer_days=7)
+    trained_on = np.arange("2019-01-01", "2022-01-01", dtype="datetime64[D]")
+    grown = np.arange("2018-01-01", "2022-01-01", dtype="datetime64[D]")
+    roles = assign_roles(trained_on, settings)
+    record = {
+        f"{name}_days": [str(d) for d in trained_on[roles == role]]
+        for role, name in ((TRAIN, "train"), (VAL, "val"), (TEST, "test"), (BUFFER, "buffer"))
+    }
+    recomputed = assign_roles(grown, settings)
+    old = grown >= np.datetime64("2019-01-01")
+    leaked = (recomputed[old] == TEST) & (roles == TRAIN)
+    assert leaked.sum() > 30, "the recomputed split scores days the model trained on"
+
+    got = recorded_roles(record, grown, 7)
+    assert (got[old] == roles).all()
+    new = grown[~old]
+    first_train = trained_on[roles == TRAIN].min()
+    near = (first_train - new) <= np.timedelta64(7, "D")
+    assert (got[~old][near] == BUFFER).all() and near.sum() >= 1
+    assert (got[~old][~near] == UNSEEN).all()

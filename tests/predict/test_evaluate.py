@@ -5,6 +5,7 @@ run's MLflow run; two ranks give one rank's numbers; one-line errors."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -16,6 +17,7 @@ from mlflow.tracking import MlflowClient
 from hpc_vqvae.data.config import DataConfig
 from hpc_vqvae.data.preflight import open_for_training
 from hpc_vqvae.model.translator import Translator
+from hpc_vqvae.store import Store
 from hpc_vqvae.world import free_port
 from tests.helpers.training import train_env
 
@@ -50,7 +52,18 @@ def test_the_table_as_json(report, trained):
         assert part["rmse"] > 0 and 0 < part["ssim"] <= 1 and set(part["channels"]) == set("RGB")
     assert out["lpips"] is None and "no LPIPS weights" in out["lpips_reason"]
     assert out["scans"] > 0 and out["pixels"] > 0 and out["selection"].startswith("val split")
-    assert out["convention"].startswith("sun-normalised")
+    assert out["target"].startswith("sun-normalised") and out["in_sample"] is False
+    conv = Translator.load(trained.run_dir, "cpu").data_cfg
+    assert out["convention"]["name"] == "model"
+    assert out["convention"]["data_range"] == conv.reflectance_max  # the target's own range
+    assert out["convention"]["weighting"]["psnr"] == "scan"
+    assert out["convention"]["lpips_input"].startswith(f"2 r / {conv.reflectance_max} - 1")
+    # one validation day: every resample of days is that day, so each interval is the point
+    assert out["days"] == 1 and list(out["by_day"]) == [_val_day(trained)]
+    assert out["ci"]["model"]["rmse"] == [pytest.approx(out["rmse"], abs=1e-6)] * 2
+    lsq = out["ci"]["model_minus_baseline"]["rmse"]
+    assert lsq[0] == pytest.approx(out["rmse"] - out["baseline"]["rmse"], abs=1e-5)
+    assert out["by_day"][_val_day(trained)]["model"]["rmse"] == pytest.approx(out["rmse"])
     assert set(out["by_sza"]) == {"0-30", "30-50", "50-65", "65-80", "80-90"}
     assert list(out["by_month"]) == ["05"] and set(out["by_hour"]) <= {"18", "20", "22", "08"}
     assert plot.stat().st_size > 10_000
@@ -61,6 +74,10 @@ def test_the_table_as_json(report, trained):
         out["baseline"]["rmse"], abs=1e-6
     )
     assert "logged eval/ metrics" in stderr
+
+
+def _val_day(trained) -> str:
+    return json.loads((trained.run_dir / "run.json").read_text())["split"]["val_days"][0]
 
 
 def test_the_inverted_ir_baseline_recomputed_from_the_store(report, trained):
@@ -104,14 +121,20 @@ def test_two_ranks_give_one_ranks_numbers(report, trained):
 
 
 def test_a_time_range_and_one_line_errors(trained, tmp_path):
+    """2020-05-01 is the run's training day: refused as held out, scored with --in-sample and
+    labelled so."""
     span = ["--start", "2020-05-01T17:00", "--end", "2020-05-01T23:00"]
     proc = _evaluate(
-        "--checkpoint", trained.run_dir, "--store", trained.store, "--format", "json", *span
-    )
+        "--checkpoint", trained.run_dir, "--store", trained.store, "--format", "json", *span,
+        "--in-sample",
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = json.loads(proc.stdout)
     assert out["scans"] == 3 and out["selection"].startswith("2020-05-01T18")
+    assert out["in_sample"] is True
     cases = [
+        (span, "3 of 3 scans fall on 1 day(s) the model trained on or that buffer them"),
+        (["--in-sample"], "--in-sample goes with --start/--end"),
         (["--split", "test"], "holds no test scan"),
         (["--by", "season"], "--by season"),
         (["--start", "2020-05-01"], "--start and --end go together"),
@@ -121,3 +144,52 @@ def test_a_time_range_and_one_line_errors(trained, tmp_path):
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
         (line,) = proc.stderr.strip().splitlines()
         assert culprit in line
+
+
+def test_a_store_grown_by_a_year_is_scored_on_the_recorded_days(report, trained, tmp_path):
+    """A year appended to the store moves the recomputed split (its one validation day is now
+    in 2021); evaluate still scores the recorded validation day, fits the baseline on the
+    recorded training day, and scores the new year as unseen, in the paper's convention:
+    plain reflectance clipped to [0, 1], checked on the inverted-IR baseline."""
+    from tests.helpers.stores import preprocess_here, write_synthetic
+    from tests.predict.conftest import BANDS, SETTINGS
+
+    one, _, _ = report
+    shutil.copytree(trained.archive, tmp_path / "abi")
+    write_synthetic(tmp_path / "abi", "2021-05-01", "2021-05-02", 2, (18, 20, 22),
+                    bands=(1, 2, 3, 5, 13, 14))  # fmt: skip
+    grown = preprocess_here(
+        tmp_path / "abi", tmp_path / "grown.zarr", "2020,2021", input_bands=",".join(BANDS),
+        **SETTINGS,
+    )  # fmt: skip
+    model = Translator.load(trained.run_dir, "cpu")
+    cfg = DataConfig(**{**model.data_cfg.model_dump(), "store": grown})
+    _, _, recomputed = open_for_training(cfg)
+    assert [str(d) for d in recomputed.val_days] != [_val_day(trained)], "the split moved"
+
+    proc = _evaluate("--checkpoint", trained.run_dir, "--store", grown, "--split", "val",
+                     "--format", "json", "--by", "sza,month,hour")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = json.loads(proc.stdout)
+    assert (two["scans"], two["pixels"], list(two["by_day"])) == (
+        one["scans"], one["pixels"], list(one["by_day"]))  # fmt: skip
+    assert two["baseline"]["rmse"] == pytest.approx(one["baseline"]["rmse"], rel=1e-6)
+
+    span = ["--start", "2021-05-01", "--end", "2021-05-03", "--convention", "paper"]
+    proc = _evaluate("--checkpoint", trained.run_dir, "--store", grown, "--format", "json", *span)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    new = json.loads(proc.stdout)
+    assert new["in_sample"] is False and new["days"] == 2 and new["scans"] == 6
+    assert new["convention"]["data_range"] == 1.0 and new["convention"]["name"] == "paper"
+    g = zarr.open_group(grown, mode="r")
+    times = Store.open(grown).table().time
+    sq, n = np.zeros(3), 0
+    for t in np.flatnonzero(times >= np.datetime64("2021-05-01")):
+        sza, bands = g["sza"][t], {b: g[b][t] for b in cfg.bands}
+        grey = np.clip((330.0 - bands["C13"]) / 150.0, 0, 1)
+        rgb = [np.clip(sum(w * bands[b] for b, w in cfg.target[c].items()), 0, 1) for c in "RGB"]
+        ok = np.all([np.isfinite(v) for v in bands.values()], axis=0) & (sza < cfg.target_sza_max)
+        sq += [((grey - x)[ok] ** 2).sum() for x in rgb]
+        n += ok.sum()
+    assert new["pixels"] == n
+    assert new["baseline_grey"]["rmse"] == pytest.approx(np.sqrt(sq / n).mean(), rel=1e-4)
