@@ -32,7 +32,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator
+from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator, build_generator
 from hpc_vqvae.train import speed
 from hpc_vqvae.train.config import Config, load_config
 from hpc_vqvae.train.engines import build_engines, precision
@@ -78,11 +78,14 @@ VARIANTS = {
 
 def engines(cfg: Config, device: str, variant: str):
     torch.manual_seed(0)
-    model, disc = VQModel(cfg.model), build_discriminator(cfg.model)
+    model, disc = build_generator(cfg.model), build_discriminator(cfg.model)
     compiled = VARIANTS[variant][1]
     if compiled == "whole":  # in place: module structure and parameter names stay
-        model.encoder.compile()
-        model.decoder.compile()
+        if isinstance(model, VQModel):  # the quantizer stays eager
+            model.encoder.compile()
+            model.decoder.compile()
+        else:  # the U-Net baseline (model.generator=unet)
+            model.compile()
         disc.compile()
     else:
         speed.apply(model, disc, compiled)
@@ -167,10 +170,12 @@ def main() -> None:
     device = setup(World(0, 1, 0, "none"))
     torch.backends.cudnn.benchmark = True
     name = torch.cuda.get_device_name() if device.startswith("cuda") else "CPU"
+    m = cfg.model
+    codebook = f"codebook {m.codebook_size} x {m.embed_dim}, " if m.generator == "vqgan" else ""
     print(
-        f"{args.config.name}: {cfg.data.patch_size} px, ch {cfg.model.ch} x {cfg.model.ch_mult}, "
-        f"codebook {cfg.model.codebook_size} x {cfg.model.embed_dim}, "
-        f"{precision(cfg, device)}, ZeRO-{args.zero}, 1 rank on {name}, torch {torch.__version__}"
+        f"{args.config.name}: {m.generator}, {cfg.data.patch_size} px, ch {m.ch} x {m.ch_mult}, "
+        f"{codebook}{precision(cfg, device)}, ZeRO-{args.zero}, 1 rank on {name}, "
+        f"torch {torch.__version__}"
     )
     if device.startswith("cuda"):
         print(f"bf16 matmul 8192^3: {matmul_tflops(device):.0f} TFLOP/s")

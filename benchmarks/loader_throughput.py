@@ -27,7 +27,7 @@ import torch
 
 from hpc_vqvae.abi.synthetic import ArchiveSpec, write_archive
 from hpc_vqvae.data import DataConfig, make_loader
-from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator
+from hpc_vqvae.model import VQGANLoss, build_discriminator, build_generator
 from hpc_vqvae.train.config import load_config
 from hpc_vqvae.train.steps import discriminator_step, generator_step
 
@@ -78,7 +78,7 @@ def step_rate(patch: int, steps: int) -> float:
     adversarial term on) at batch 16: the fastest of ``steps`` after one warm-up."""
     torch.manual_seed(0)
     cfg = load_config(REPO / "configs" / "tiny.yaml", [f"data.patch_size={patch}"])
-    model, disc = VQModel(cfg.model), build_discriminator(cfg.model)
+    model, disc = build_generator(cfg.model), build_discriminator(cfg.model)
     loss_fn = VQGANLoss(cfg.loss).train()
     opt_g = torch.optim.Adam(model.parameters(), lr=1e-4, betas=cfg.optim.betas)
     opt_d = torch.optim.Adam(disc.parameters(), lr=1e-4, betas=cfg.optim.betas)

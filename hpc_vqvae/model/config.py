@@ -13,6 +13,12 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # Which generator the trainer builds (model.build_generator). "unet" is the pix2pix-style
+    # U-Net baseline (the AI-VIS method, model/unet.py): skip connections instead of a
+    # codebook, trained with the same discriminator, losses and split, so that evaluate's
+    # table answers whether the discrete bottleneck helps. It reads in/out_channels, ch,
+    # ch_mult (its depth) and dropout; the codebook and ResNet-block keys are the VQGAN's.
+    generator: Literal["vqgan", "unet"] = "vqgan"
     in_channels: int = Field(3, ge=1)  # the IR bands
     out_channels: int = Field(3, ge=1)  # R, G, B
     ch: int = Field(128, ge=8)  # base channels
@@ -20,7 +26,8 @@ class ModelConfig(BaseModel):
     ch_mult: list[int] = [1, 1, 2, 2, 4]
     num_res_blocks: int = Field(3, ge=1)  # ResNet blocks per resolution
     attention: bool = True  # self-attention at the lowest resolution
-    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # dropout in ResNet blocks
+    # dropout in ResNet blocks (U-Net: in its decoder's three lowest levels, as pix2pix)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
     z_channels: int = Field(256, ge=1)  # encoder output channels
     codebook_size: int = Field(4096, ge=2)  # codes (paper: 2048/4096)
     embed_dim: int = Field(256, ge=1)  # dimension of a code (paper: 256)
@@ -50,6 +57,15 @@ class ModelConfig(BaseModel):
                 "of the global batch (default 0.03)"
             )
         return values
+
+    @model_validator(mode="after")
+    def _unet_has_levels(self):
+        if self.generator == "unet" and len(self.ch_mult) < 2:
+            raise ValueError(
+                "model.generator=unet needs at least two levels in model.ch_mult (one "
+                "downsampling step): without one there is no skip connection"
+            )
+        return self
 
     @property
     def downsampling(self) -> int:

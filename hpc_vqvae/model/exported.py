@@ -18,7 +18,7 @@ from safetensors.torch import load_file, save_file
 
 from ..runs.layout import EXPORT_DIR
 from .config import ModelConfig
-from .vqgan import VQModel
+from .generator import Generator, build_generator
 
 WEIGHTS, META = "model.safetensors", "config.json"
 LEGACY = "generator.pt"
@@ -59,14 +59,15 @@ def _fp32(t: torch.Tensor) -> torch.Tensor:
     return t.detach().float() if t.is_floating_point() else t.detach()
 
 
-def load_generator(path: Path, device: str = "cpu") -> tuple[VQModel, dict]:
-    """The model in eval mode on ``device``, and the meta it was exported with."""
+def load_generator(path: Path, device: str = "cpu") -> tuple[Generator, dict]:
+    """The model in eval mode on ``device``, and the meta it was exported with; which network
+    (``model.generator``: VQGAN or U-Net) is the exported config's."""
     if path.is_dir():
         weights = load_file(path / WEIGHTS, device="cpu")
         meta = json.loads((path / META).read_text())
     else:  # a legacy generator.pt
         meta = torch.load(path, map_location="cpu", weights_only=False)
         weights = meta.pop("generator")
-    model = VQModel(ModelConfig(**meta["config"]["model"]))
+    model = build_generator(ModelConfig(**meta["config"]["model"]))
     model.load_state_dict(weights)
     return model.to(device).eval(), meta

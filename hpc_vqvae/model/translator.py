@@ -17,7 +17,7 @@ from ..data.transform import Transform
 from ..errors import UsageError
 from ..store import Store
 from .exported import export_path, is_export, load_generator
-from .vqgan import VQModel
+from .generator import Generator
 
 TILES_PER_PASS = 64  # tiles through the network at once
 
@@ -39,7 +39,7 @@ def blend_window(tile: int, overlap: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def translate_batch(model: VQModel, ir: np.ndarray, tile: int, device: str = "cpu") -> np.ndarray:
+def translate_batch(model: Generator, ir: np.ndarray, tile: int, device: str = "cpu") -> np.ndarray:
     """(N, C, H, W) network input (``Transform.input``: scaled, NaN filled) -> (N, 3, H, W)
     network output in [-1, 1], run on tiles of
     the training crop size that overlap by a quarter and blend: GroupNorm's statistics are
@@ -75,7 +75,7 @@ class Translator:
     """A loaded generator with the data settings, statistics (as its transform) and grid
     settings it was trained with."""
 
-    model: VQModel
+    model: Generator  # the VQGAN or the U-Net baseline
     meta: dict
     data_cfg: DataConfig
     transform: Transform  # the dataset's, from the export's settings and statistics

@@ -13,6 +13,8 @@ from .quantizer import VectorQuantizer
 
 
 class VQModel(nn.Module):
+    has_codebook = True  # its forward's info reports the codebook (the U-Net's does not)
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         arch = {
@@ -43,6 +45,10 @@ class VQModel(nn.Module):
     @property
     def last_layer(self) -> nn.Parameter:
         return self.decoder.last_layer
+
+    def head(self, weight: torch.Tensor) -> torch.Tensor:
+        """The decoder's last layer with a stand-in weight (``Decoder.head``)."""
+        return self.decoder.head(weight)
 
     def encode(self, ir: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict]:
         if ir.shape[-1] % self.cfg.downsampling or ir.shape[-2] % self.cfg.downsampling:

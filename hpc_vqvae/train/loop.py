@@ -14,7 +14,7 @@ from ..data import make_loader
 from ..data.preflight import TrainingData, shared_training_data
 from ..distributed import any_rank, barrier, leave
 from ..errors import UsageError
-from ..model import VQGANLoss, VQModel, build_discriminator
+from ..model import VQGANLoss, build_discriminator, build_generator
 from ..world import detect, setup
 from . import checkpoint, rundir, speed
 from .config import Config
@@ -68,7 +68,7 @@ def _train(
     stop, run = StopFlag(), cfg.train
 
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
-    model, disc = VQModel(cfg.model), build_discriminator(cfg.model)
+    model, disc = build_generator(cfg.model), build_discriminator(cfg.model)
     speed.apply(model, disc, cfg.train.compile)
     loss_fn = VQGANLoss(cfg.loss).to(device).train()
     g, d = build_engines(cfg, model, disc, world.size, device)

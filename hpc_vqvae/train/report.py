@@ -77,9 +77,12 @@ class Reporter:
         if self.main:
             with (self.run_dir / layout.METRICS).open("a") as f:
                 f.write(json.dumps({"step": step, **logged}) + "\n")
+            codes = ""  # a generator without a codebook (the U-Net) has no perplexity
+            if "train/perplexity" in logged:
+                codes = f" perplexity {logged['train/perplexity']:.1f}"
             self._say(
-                f"step {step}: rec {logged['train/rec_loss']:.4f} perplexity "
-                f"{logged['train/perplexity']:.1f} lr {logged['train/lr']:.2e}"
+                f"step {step}: rec {logged['train/rec_loss']:.4f}{codes} "
+                f"lr {logged['train/lr']:.2e}"
             )
 
     def validation(self, metrics: dict, first_batch: dict, step: int) -> None:
@@ -90,8 +93,10 @@ class Reporter:
             )
             grid = sample_grid(first_batch, self.run_dir / layout.SAMPLES, step)
             self.tracker.log_image(grid, "samples", step)
-            usage = usage_plot(first_batch["code_counts"], self.run_dir / layout.SAMPLES, step)
-            self.tracker.log_image(usage, "codebook_usage", step)
+            if "code_counts" in first_batch:  # the VQGAN's; the U-Net has no codebook
+                counts = first_batch["code_counts"]
+                usage = usage_plot(counts, self.run_dir / layout.SAMPLES, step)
+                self.tracker.log_image(usage, "codebook_usage", step)
 
     def model(self, export: Path, step: int, register: str | None) -> None:
         """The exported generator as the run's MLflow model (registered as ``register``); a

@@ -6,10 +6,11 @@ and applied in one place before the engines are built; the loop, the equivalence
   layout: no NCHW<->NHWC transposes around each convolution). Only the activations: ZeRO
   flattens parameters into one buffer and refuses channels_last weights ("self.stride(-1)
   must be 1"), and a convolution with NHWC input runs NHWC whatever its weight's layout.
-- ``train.compile=blocks``: regional compilation, each ResNet and attention block compiled in
-  place (GroupNorm, SiLU and the residual add fused), so the compiled graphs are a few small
-  ones (one per block shape), warm-up stays short, and module structure, parameter names and
-  checkpoints stay exactly as in eager mode; the discriminator is small and compiled whole.
+- ``train.compile=blocks``: regional compilation, each ResNet and attention block (the U-Net's
+  encoder and decoder steps) compiled in place (GroupNorm, SiLU and the residual add fused),
+  so the compiled graphs are a few small ones (one per block shape), warm-up stays short, and
+  module structure, parameter names and checkpoints stay exactly as in eager mode; the
+  discriminator is small and compiled whole.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import torch
 from torch import nn
 
 from ..model.blocks import AttnBlock, ResnetBlock
+from ..model.unet import Down, Up
 
-REGIONS = (ResnetBlock, AttnBlock)
+REGIONS = (ResnetBlock, AttnBlock, Down, Up)
 RECOMPILE_LIMIT = 64
 
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..model.generator import Generator
 from ..model.losses import AdaptiveProbe, VQGANLoss
-from ..model.vqgan import VQModel
 
 
 def _unwrap(module: nn.Module) -> nn.Module:
@@ -21,7 +21,7 @@ def _dtype(module: nn.Module) -> torch.dtype:
 
 
 def generator_step(
-    model: VQModel, disc: nn.Module, loss_fn: VQGANLoss, batch: dict, step: int
+    model: Generator, disc: nn.Module, loss_fn: VQGANLoss, batch: dict, step: int
 ) -> tuple[torch.Tensor, dict, torch.Tensor]:
     """(loss, log, reconstruction detached). D is frozen while G is judged: with ZeRO, a
     gradient reaching D here is "computed twice" or leaks into D's step."""
@@ -35,18 +35,19 @@ def generator_step(
         # The bare module, not the engine: an engine's forward hooks would run D's backward
         # epilogue inside G's backward.
         logits_fake = _unwrap(disc)(rec.to(dt), cond)
-        decoder = _unwrap(model).decoder
+        generator = _unwrap(model)
         probe = AdaptiveProbe(
-            weight=decoder.last_layer,
-            head=decoder.head,
+            weight=generator.last_layer,
+            head=generator.head,
             judge=lambda r: _unwrap(disc)(r.to(dt), cond),
         )
     loss, log = loss_fn.generator(
         target=vis, rec=rec, qloss=qloss, logits_fake=logits_fake, probe=probe, step=step, mask=mask
     )
-    log["train/perplexity"] = info["perplexity"]
-    log["train/codebook_usage"] = info["usage"]
-    log["train/dead_codes"] = info["dead_codes"]
+    if "perplexity" in info:  # the VQGAN's codebook; the U-Net has none to report
+        log["train/perplexity"] = info["perplexity"]
+        log["train/codebook_usage"] = info["usage"]
+        log["train/dead_codes"] = info["dead_codes"]
     return loss, log, rec.detach()
 
 

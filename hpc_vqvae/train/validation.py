@@ -1,7 +1,7 @@
 """Validation on held-out days: masked SSIM, PSNR, RMSE, MAE (and LPIPS when its weights are
 configured) on the reflectance scale over a stratified sample of the whole validation block,
-with codebook perplexity and usage on the same data, reduced over ranks; and a sample grid
-(IR input | generated | real visible) for the tracker."""
+with codebook perplexity and usage on the same data (a generator with a codebook), reduced over
+ranks; and a sample grid (IR input | generated | real visible) for the tracker."""
 
 from __future__ import annotations
 
@@ -16,14 +16,16 @@ from ..model.quantizer import perplexity
 
 @torch.no_grad()
 def validate(g_engine, loader, transform, device: str, lpips=None) -> tuple[dict, dict]:
-    """(metrics, first batch for a sample grid and every code's count) over the whole of
-    ``loader``: the validation
+    """(metrics, first batch for a sample grid and every code's count, if the generator has a
+    codebook) over the whole of ``loader``: the validation
     crops, spread over every day and hour of the block (``make_loader(limit=...)``).
     Collective: every rank runs the same number of batches (a ZeRO-3 forward gathers
     parameters from all ranks)."""
     n_batches = int(all_reduce_(torch.tensor([len(loader)], device=device), "min").item())
     module = g_engine.module
-    codes = torch.zeros(module.cfg.codebook_size, dtype=torch.float64, device=device)
+    codes = None  # a U-Net has no codes to count
+    if module.has_codebook:
+        codes = torch.zeros(module.cfg.codebook_size, dtype=torch.float64, device=device)
     scores, first = Scores(device), {}
     g_engine.eval()
     for i, batch in zip(range(n_batches), loader, strict=False):
@@ -32,7 +34,8 @@ def validate(g_engine, loader, transform, device: str, lpips=None) -> tuple[dict
         pred = transform.reflectance(rec.float().clamp(-1, 1))
         true = transform.reflectance(vis.float())
         scores.update(pred, true, mask, lpips)
-        codes += torch.bincount(info["indices"].flatten(), minlength=len(codes)).double()
+        if codes is not None:
+            codes += torch.bincount(info["indices"].flatten(), minlength=len(codes)).double()
         if i == 0:
             first = {
                 "ir": ir[:4].cpu(),
@@ -42,10 +45,11 @@ def validate(g_engine, loader, transform, device: str, lpips=None) -> tuple[dict
             }
     g_engine.train()
     out = scores.reduce().result("val/")
-    all_reduce_(codes)
-    out["val/perplexity"] = float(perplexity(codes))
-    out["val/codebook_usage"] = float((codes > 0).double().mean())
-    first["code_counts"] = codes.cpu()
+    if codes is not None:
+        all_reduce_(codes)
+        out["val/perplexity"] = float(perplexity(codes))
+        out["val/codebook_usage"] = float((codes > 0).double().mean())
+        first["code_counts"] = codes.cpu()
     return out, first
 
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator
+from hpc_vqvae.model import VQGANLoss, VQModel, build_discriminator, build_generator
 from hpc_vqvae.train import speed
 from hpc_vqvae.train.config import load_config
 from hpc_vqvae.train.steps import train_step
@@ -58,10 +58,10 @@ def _batches(n: int, size: int = 4, px: int = 32) -> list[dict]:
     ]
 
 
-def _losses(channels_last: bool, compile_mode: str, steps: int) -> list[dict]:
-    cfg = load_config(TINY, OVERRIDES)
+def _losses(channels_last: bool, compile_mode: str, steps: int, *extra: str) -> list[dict]:
+    cfg = load_config(TINY, [*OVERRIDES, *extra])
     torch.manual_seed(0)
-    model, disc = VQModel(cfg.model), build_discriminator(cfg.model)
+    model, disc = build_generator(cfg.model), build_discriminator(cfg.model)
     speed.apply(model, disc, compile_mode)
     g, d, loss_fn = Plain(model), Plain(disc), VQGANLoss(cfg.loss)
     out = []
@@ -78,9 +78,12 @@ def _assert_close(got: list[dict], want: list[dict], rtol: float) -> None:
             assert a[key] == pytest.approx(b[key], rel=rtol, abs=1e-5), (step, key)
 
 
-def test_channels_last_activations_give_the_eager_losses():
-    eager = _losses(False, "none", 3)
-    _assert_close(_losses(True, "none", 3), eager, rtol=1e-4)
+@pytest.mark.parametrize("generator", ["vqgan", "unet"])
+def test_channels_last_activations_give_the_eager_losses(generator):
+    """Both generators: the U-Net's concatenated skips keep NHWC as the VQGAN's blocks do."""
+    extra = f"model.generator={generator}"
+    eager = _losses(False, "none", 3, extra)
+    _assert_close(_losses(True, "none", 3, extra), eager, rtol=1e-4)
     assert {"train/g_loss", "train/disc_loss", "train/d_weight"} <= set(eager[0])
 
 
