@@ -139,16 +139,20 @@ def _grid(rows) -> list[str]:
 
 
 def mlflow_metrics(report: dict) -> dict[str, float]:
-    """``eval/ssim`` ..., ``eval/baseline/ssim`` ..., ``eval/sza_80-90/ssim`` ... (model)."""
+    """``eval/ssim`` ..., ``eval/baseline/ssim`` ..., ``eval/sza_80-90/ssim`` ... (model), under
+    ``eval/paper/`` for the paper's convention and ``.../in_sample/`` for in-sample days: one
+    key never holds two kinds of score."""
+    root = "eval/" + ("paper/" if report["convention"]["name"] == "paper" else "")
+    root += "in_sample/" if report["in_sample"] else ""
     out = {}
     for key in (*KEYS, "lpips"):
-        for prefix, r in (("eval/", report), ("eval/baseline/", report["baseline"]),
-                          ("eval/baseline_grey/", report["baseline_grey"])):  # fmt: skip
+        for prefix, r in ((root, report), (f"{root}baseline/", report["baseline"]),
+                          (f"{root}baseline_grey/", report["baseline_grey"])):  # fmt: skip
             if r.get(key) is not None:
                 out[prefix + key] = r[key]
     for bin_, r in report.get("by_sza", {}).items():
         if r["model"] is not None:
-            out.update({f"eval/sza_{bin_}/{k}": r["model"][k] for k in KEYS})
+            out.update({f"{root}sza_{bin_}/{k}": r["model"][k] for k in KEYS})
     return out
 
 

@@ -66,3 +66,15 @@ def test_lpips_sees_whole_daytime_crops_scaled_by_the_data_range():
     assert shape == (4 * 3 - 1, 3, 16, 16)  # 4 x 3 crops, one with a night pixel
     assert lo == hi == pytest.approx(1.0)  # 2 * 1.2 / 1.2 - 1: as the training loss sees it
     assert s.result()["lpips"] == 0.0
+
+
+def test_mlflow_keys_say_which_convention_and_whether_in_sample():
+    from hpc_vqvae.evaluate.report import mlflow_metrics
+
+    part = {"ssim": 0.5, "rmse": 0.1}
+    report = {**part, "baseline": part, "baseline_grey": part, "in_sample": False,
+              "convention": {"name": "model"}}  # fmt: skip
+    assert {"eval/ssim", "eval/baseline/rmse"} <= set(mlflow_metrics(report))
+    report.update(convention={"name": "paper"}, in_sample=True)
+    keys = set(mlflow_metrics(report))
+    assert "eval/paper/in_sample/ssim" in keys and not any(k.count("/") < 3 for k in keys)
