@@ -40,6 +40,12 @@ def parser() -> argparse.ArgumentParser:
         help="model: the model's own target and data range; paper: plain reflectance factor "
         "clipped to [0, 1], data range 1 (default %(default)s)",
     )
+    p.add_argument(
+        "--compare",
+        metavar="CHECKPOINT",
+        help="a second trained model (e.g. the U-Net of configs/unet.yaml, trained on the "
+        "same split) scored in the same table, with its difference from the model",
+    )
     p.add_argument("--by", default="sza", help="breakdowns besides the channels: sza,month,hour")
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.add_argument("--plot", type=Path, help="scores by solar zenith, as a PNG")
@@ -120,9 +126,10 @@ def _run(args, world) -> tuple[dict, dict]:
 
     sel = decided_by_rank_0(select)  # what reads every scan's time and the split: once
     lpips, reason = _lpips(model)
+    compared = _compared(args, model)
     scores = evaluate(
         model, sel, bys, args.device, args.batch_size, lpips, world.rank, world.size,
-        args.convention,
+        args.convention, compared,
     )  # fmt: skip
     extra = {
         "checkpoint": str(checkpoint),
@@ -136,6 +143,27 @@ def _run(args, world) -> tuple[dict, dict]:
         "ranks": world.size,
     }
     return summary(scores, extra, reason), model.meta
+
+
+def _compared(args, model):
+    """The --compare model, once it is known to predict what the model predicts, from the same
+    bands, having trained on the same days: else their scores are not of one thing."""
+    if not args.compare:
+        return None
+    from ..errors import UsageError
+    from ..model.translator import Translator
+    from ..predict.checkpoint import resolve_checkpoint
+
+    other = Translator.load(resolve_checkpoint(args.compare, args.tracking_uri), args.device)
+    mine, theirs = model.data_cfg, other.data_cfg
+    for key in ("input_bands", "target", "divide_by_cos_sza", "reflectance_max"):
+        if getattr(mine, key) != getattr(theirs, key):
+            raise UsageError(f"--compare {args.compare}: its data.{key} differs from the model's")
+    if other.meta.get("split", {}).get("train_days") != model.meta.get("split", {}).get(
+        "train_days"
+    ):
+        raise UsageError(f"--compare {args.compare}: it trained on other days than the model")
+    return other
 
 
 def _convention(model) -> str:

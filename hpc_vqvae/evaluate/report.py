@@ -30,7 +30,15 @@ def summary(ev: Evaluation, extra: dict, lpips_reason: str | None) -> dict:
         **extra,
         "baseline": _metrics(scores["baseline"]["all"]),
         "baseline_grey": _metrics(scores["baseline_grey"]["all"]),
-        "ci": intervals(ev.day_sums, list(PREDICTORS), ev.data_range),
+        **(
+            {
+                "compared": _metrics(scores["compared"]["all"]),
+                "compared_label": ev.predictors["compared"],
+            }
+            if "compared" in scores
+            else {}
+        ),
+        "ci": intervals(ev.day_sums, list(ev.predictors), ev.data_range),
         "bootstrap": {
             "unit": "local solar day",
             "resamples": RESAMPLES,
@@ -42,11 +50,11 @@ def summary(ev: Evaluation, extra: dict, lpips_reason: str | None) -> dict:
         keys = [k for k in scores["model"] if k.startswith(kind + " ")]
         if keys:
             report[f"by_{kind}"] = {
-                k.split(" ", 1)[1]: {p: _metrics(scores[p][k]) for p in PREDICTORS} for k in keys
+                k.split(" ", 1)[1]: {p: _metrics(scores[p][k]) for p in ev.predictors} for k in keys
             }
     report["saturated_by_sza"] = ev.saturated
     report["by_day"] = {
-        str(day): {p: _metrics(_day(ev, i, d)) for i, p in enumerate(PREDICTORS)}
+        str(day): {p: _metrics(_day(ev, i, d)) for i, p in enumerate(ev.predictors)}
         for d, day in enumerate(ev.days)
     }
     return report
@@ -76,11 +84,7 @@ def table(report: dict) -> str:
                 *(f"{r[k]:.4f}" for k in ("ssim", "psnr", "psnr_pooled", "rmse", "mae")),
                 "-" if r["lpips"] is None else f"{r['lpips']:.4f}",
             )
-            for label, r in (
-                ("model", report),
-                ("least squares", report["baseline"]),
-                ("inverted IR", report["baseline_grey"]),
-            )
+            for label, r in _rows(report)
         ],
     ]
     conv = report["convention"]
@@ -95,10 +99,9 @@ def table(report: dict) -> str:
         " resamples):",
     ]
     ci = report["ci"]
-    for p, label in (("model", "model"), ("baseline", "least squares"),
-                     ("baseline_grey", "inverted IR")):  # fmt: skip
+    for (label, _), p in zip(_rows(report), ("model", *_others(report)), strict=True):
         lines.append(f"  {label:<26} " + "  ".join(_ci(k, ci[p][k]) for k in ("ssim", "rmse")))
-    for p, label in (("baseline", "least squares"), ("baseline_grey", "inverted IR")):
+    for (label, _), p in zip(_rows(report)[1:], _others(report), strict=True):
         d = ci[f"model_minus_{p}"]
         lines.append(
             f"  model - {label:<17} "
@@ -118,6 +121,18 @@ def table(report: dict) -> str:
     if report.get("lpips_reason"):
         lines.append(f"LPIPS: {report['lpips_reason']}")
     return "\n".join(lines)
+
+
+def _others(report: dict) -> list[str]:
+    return ["baseline", "baseline_grey", *(["compared"] if "compared" in report else [])]
+
+
+def _rows(report: dict) -> list[tuple[str, dict]]:
+    rows = [("model", report), ("least squares", report["baseline"]),
+            ("inverted IR", report["baseline_grey"])]  # fmt: skip
+    if "compared" in report:
+        rows.append((report["compared_label"], report["compared"]))
+    return rows
 
 
 def _ci(key: str, bounds: list, point: float | None = None) -> str:

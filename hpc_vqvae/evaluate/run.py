@@ -27,6 +27,7 @@ TWILIGHT = f"sza {SZA_BINS[-1][0]}-{SZA_BINS[-1][1]}"
 class Evaluation:
     """What the ranks scored, reduced: sums per predictor and day, results per breakdown."""
 
+    predictors: dict[str, str]  # key -> label, the model first
     days: np.ndarray  # datetime64[D], the scored solar days
     day_sums: torch.Tensor  # (predictors, days, 9, 3): ``Scores`` sums of each day
     groups: dict[str, dict[str, dict]]  # {predictor: {breakdown: Scores.result()}}
@@ -83,17 +84,22 @@ def evaluate(
     rank: int = 0,
     world: int = 1,
     convention: str = "model",
+    compared: Translator | None = None,
 ) -> Evaluation:
-    """Every rank's scans scored (collective)."""
+    """Every rank's scans scored (collective). ``compared``: a second trained model (a U-Net
+    beside the VQGAN, say), scored on the same pixels with its difference from the model."""
     lsq = fit_baseline(model, sel)
+    predictors = dict(PREDICTORS)
+    if compared is not None:
+        predictors["compared"] = f"{compared.model.cfg.generator} ({compared.checkpoint.name})"
     keys = groups(sel, by)
     days = np.unique(sel.days)
     space, plain = spaces(model, convention)
     crop = model.data_cfg.patch_size
-    per_day = {(p, d): Scores(device, data_range=space.data_range) for p in PREDICTORS
+    per_day = {(p, d): Scores(device, data_range=space.data_range) for p in predictors
                for d in range(len(days))}  # fmt: skip
     per_key = {(p, k): Scores(device, data_range=(plain if k == TWILIGHT else space).data_range)
-               for p in PREDICTORS for k in keys}  # fmt: skip
+               for p in predictors for k in keys}  # fmt: skip
     clipped = torch.zeros(len(SZA_BINS), 2, dtype=torch.float64, device=device)
     mine = len(range(rank, len(sel.positions), world))
     bar = tqdm(total=mine, unit="scan", desc="evaluate", file=sys.stderr, disable=rank != 0)
@@ -103,6 +109,8 @@ def evaluate(
             "baseline": lsq.predict(batch.bt),
             "baseline_grey": inverted_ir(batch.bt, model),
         }
+        if compared is not None:
+            preds["compared"] = compared.reflectance(batch.bt)
         masks = {k: as_tensor(m[:, None], device) for k, m in
                  _masks(batch, keys, model.data_cfg.target_sza_max).items()}  # fmt: skip
         day_of = np.searchsorted(days, batch.days)
@@ -120,7 +128,7 @@ def evaluate(
         _count_clipped(clipped, batch, model.data_cfg.reflectance_max)
         bar.update(len(batch.time))
     bar.close()
-    return _reduce(per_day, per_key, clipped, days, keys, space.data_range)
+    return _reduce(predictors, per_day, per_key, clipped, days, keys, space.data_range)
 
 
 def _view(model, space: Space, name: str, raw: np.ndarray, batch: Batch, device: str):
@@ -140,7 +148,7 @@ def _count_clipped(counts: torch.Tensor, batch: Batch, reflectance_max: float) -
         counts[i, 1] += float((inside & at_clip).sum())
 
 
-def _reduce(per_day, per_key, clipped, days, keys, data_range) -> Evaluation:
+def _reduce(predictors, per_day, per_key, clipped, days, keys, data_range) -> Evaluation:
     """All sums over all ranks in one all-reduce (thousands of days: not one each)."""
     parts = [s.sums for s in per_day.values()] + [s.sums for s in per_key.values()]
     flat = all_reduce_(torch.cat([torch.stack(parts).flatten(), clipped.flatten()]))
@@ -149,10 +157,10 @@ def _reduce(per_day, per_key, clipped, days, keys, data_range) -> Evaluation:
         s.sums = value.clone()
     clipped = flat[-clipped.numel() :].view_as(clipped)
     day_sums = torch.stack(
-        [torch.stack([per_day[p, d].sums for d in range(len(days))]) for p in PREDICTORS]
+        [torch.stack([per_day[p, d].sums for d in range(len(days))]) for p in predictors]
     ).cpu()
-    results = {p: {k: per_key[p, k].result() for k in keys} for p in PREDICTORS}
-    for i, p in enumerate(PREDICTORS):
+    results = {p: {k: per_key[p, k].result() for k in keys} for p in predictors}
+    for i, p in enumerate(predictors):
         whole = Scores("cpu", data_range=data_range)
         whole.sums = day_sums[i].sum(0)
         results[p] = {"all": whole.result(), **results[p]}
@@ -160,4 +168,4 @@ def _reduce(per_day, per_key, clipped, days, keys, data_range) -> Evaluation:
         f"{lo}-{hi}": float(clipped[i, 1] / clipped[i, 0]) if clipped[i, 0] > 0 else None
         for i, (lo, hi) in enumerate(SZA_BINS)
     }
-    return Evaluation(days, day_sums, results, saturated, data_range)
+    return Evaluation(predictors, days, day_sums, results, saturated, data_range)

@@ -40,6 +40,7 @@ def report(trained, tmp_path_factory):
     proc = _evaluate(
         "--checkpoint", trained.run_dir, "--store", trained.store, "--split", "val",
         "--format", "json", "--by", "sza,month,hour", "--plot", plot,
+        "--compare", trained.run_dir,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout), plot, proc.stderr
@@ -64,6 +65,9 @@ def test_the_table_as_json(report, trained):
     lsq = out["ci"]["model_minus_baseline"]["rmse"]
     assert lsq[0] == pytest.approx(out["rmse"] - out["baseline"]["rmse"], abs=1e-5)
     assert out["by_day"][_val_day(trained)]["model"]["rmse"] == pytest.approx(out["rmse"])
+    # --compare with the model itself: the same pixels, so no difference at all
+    assert out["compared"]["rmse"] == out["rmse"] and out["compared_label"] == "vqgan (run)"
+    assert out["ci"]["model_minus_compared"]["ssim"] == [0.0, 0.0, 0.0]
     assert set(out["by_sza"]) == {"0-30", "30-50", "50-65", "65-80", "80-90"}
     assert list(out["by_month"]) == ["05"] and set(out["by_hour"]) <= {"18", "20", "22", "08"}
     assert plot.stat().st_size > 10_000
