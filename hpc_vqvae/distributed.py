@@ -38,6 +38,17 @@ def all_reduce_(t: torch.Tensor, op: str = "sum") -> torch.Tensor:
     return t
 
 
+def all_gather(t: torch.Tensor) -> torch.Tensor:
+    """Every rank's ``t`` concatenated along dim 0 in rank order, the same on every rank; ``t``
+    itself outside a multi-rank job. Every rank must pass the same shape (gloo and NCCL gather
+    equal-sized tensors)."""
+    if not is_distributed():
+        return t
+    parts = [torch.empty_like(t) for _ in range(dist.get_world_size())]
+    dist.all_gather(parts, t.contiguous())
+    return torch.cat(parts)
+
+
 def broadcast_(t: torch.Tensor, src: int = 0) -> torch.Tensor:
     """Rank ``src``'s ``t`` on every rank, in place."""
     if is_distributed():

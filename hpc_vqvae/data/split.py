@@ -8,11 +8,11 @@ solar time at each scan's sector centre, so a day boundary falls at local midnig
 a UTC day boundary falls mid-afternoon over GOES-West, between two daylit scans minutes apart.
 
 The days that hold written scans, in order, are cut into ``blocks`` contiguous runs (spread
-over the seasons); each run ends with its validation days, then its test days. A training day
-within ``buffer_days`` calendar days of a validation or test day is dropped, as is a validation
-day within ``buffer_days`` of a test day. Every set keeps only written scans with some
-daytime (``day_fraction > 0``, below the store's ``stats_sza_max``). Deterministic: the same
-store and settings give the same split.
+over the seasons); each run ends with its validation days, then ``buffer_days`` calendar days
+left out, then its test days. A training day within ``buffer_days`` calendar days of a
+validation or test day is dropped: buffers cost training days, never scored ones. Every set
+keeps only written scans with some daytime (``day_fraction > 0``, below the store's
+``stats_sza_max``). Deterministic: the same store and settings give the same split.
 """
 
 from __future__ import annotations
@@ -78,8 +78,8 @@ def solar_days(time: np.ndarray, lon: np.ndarray) -> np.ndarray:
 
 
 def assign_roles(days: np.ndarray, s: SplitSettings) -> np.ndarray:
-    """Roles of ``days`` (ascending datetime64[D]): per block, training, then validation, then
-    test days; then the buffers."""
+    """Roles of ``days`` (ascending datetime64[D]): per block, training, then validation days,
+    then a buffer, then test days; then the buffers next to scored days."""
     n = len(days)
     k_val = max(1, math.floor(s.val_fraction * n / s.blocks + 0.5)) if n else 0
     k_test = math.floor(s.test_fraction * n / s.blocks + 0.5) if s.test_fraction > 0 else 0
@@ -92,9 +92,23 @@ def assign_roles(days: np.ndarray, s: SplitSettings) -> np.ndarray:
             f"each (val_fraction={s.val_fraction}, test_fraction={s.test_fraction}) leave "
             "none to train on: use fewer data.split_blocks or smaller fractions"
         )
+    gap = np.timedelta64(s.buffer_days, "D")
     for block in np.array_split(np.arange(n), s.blocks):
-        roles[block[len(block) - k_val - k_test : len(block) - k_test]] = VAL
-        roles[block[len(block) - k_test :]] = TEST
+        test = block[len(block) - k_test :]
+        roles[test] = TEST
+        # the validation days end more than buffer_days before the first test day: the days
+        # between are dropped from training, not from validation (with a buffer as long as
+        # the validation run, none would be left to validate on)
+        before = block[: len(block) - k_test]
+        if k_test:
+            before = before[days[before] < days[test[0]] - gap]
+        if len(before) < k_val + 1:
+            raise ValueError(
+                f"a block of {len(block)} days cannot hold {k_val} validation and {k_test} "
+                f"test day(s) {s.buffer_days} buffer day(s) apart and a training day: use "
+                "fewer data.split_blocks, smaller fractions or fewer buffer_days"
+            )
+        roles[before[len(before) - k_val :]] = VAL
     return _buffer(days, roles, s.buffer_days)
 
 

@@ -1,16 +1,21 @@
 """Vector quantizer with the codebook mechanics done right (after lucidrains'
 vector-quantize-pytorch): computed in fp32 whatever the autocast, straight-through gradients,
-optional EMA updates, cosine and lower-dimensional lookup, k-means initialisation on the first
-batch, dead-code revival from the batch. Under data parallelism every statistic that moves the
-codebook is all-reduced, so every rank holds the same codebook."""
+optional EMA updates, cosine and lower-dimensional lookup, k-means initialisation on a sample
+gathered from every rank's first batch, dead-code revival from the batch. Under data
+parallelism every statistic that moves the codebook is all-reduced or gathered, so every rank
+holds the same codebook."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..distributed import all_reduce_, broadcast_
+from ..distributed import all_gather, all_reduce_, broadcast_, rank, world_size
+
+_CHUNK = 8192  # rows per distance block: bounds k-means' memory at (8192, K) floats
 
 
 def _rank0_sample(x: torch.Tensor, n: int) -> torch.Tensor:
@@ -20,6 +25,18 @@ def _rank0_sample(x: torch.Tensor, n: int) -> torch.Tensor:
     else:
         rows = x[torch.randint(0, x.shape[0], (n,), device=x.device)]
     return broadcast_(rows.contiguous(), src=0)
+
+
+def _rows(x: torch.Tensor, n: int, seed: int) -> torch.Tensor:
+    """``n`` rows of ``x`` drawn by a generator of its own seeded with ``seed``: without
+    replacement when ``x`` has ``n`` rows, and independent of the global RNG, so that the draw
+    is the same in every run whatever else was sampled before."""
+    g = torch.Generator().manual_seed(seed)
+    if x.shape[0] >= n:
+        pick = torch.randperm(x.shape[0], generator=g)[:n]
+    else:
+        pick = torch.randint(0, x.shape[0], (n,), generator=g)
+    return x[pick.to(x.device)]
 
 
 def perplexity(counts: torch.Tensor) -> torch.Tensor:
@@ -42,12 +59,18 @@ class VectorQuantizer(nn.Module):
         cosine: bool = False,
         kmeans_init: bool = True,
         kmeans_iters: int = 10,
+        kmeans_sample: int | None = None,
+        kmeans_seed: int = 0,
         dead_code_usage: float = 0.03,
     ):
+        """``kmeans_sample``: vectors k-means runs on, over all ranks together (16 per code
+        if None), each rank giving an equal share of its first batch; ``kmeans_seed`` fixes
+        which vectors and which initial centroids, so the init is reproducible."""
         super().__init__()
         cdim = codebook_dim or dim
         self.num_codes, self.beta, self.ema, self.decay, self.eps = num_codes, beta, ema, decay, eps
         self.cosine, self.kmeans_iters, self.dead_usage = cosine, kmeans_iters, dead_code_usage
+        self.kmeans_sample, self.kmeans_seed = kmeans_sample or 16 * num_codes, kmeans_seed
         self.project_in = nn.Linear(dim, cdim) if cdim != dim else nn.Identity()
         self.project_out = nn.Linear(cdim, dim) if cdim != dim else nn.Identity()
         embed = torch.empty(num_codes, cdim).uniform_(-1.0 / num_codes, 1.0 / num_codes)
@@ -81,19 +104,37 @@ class VectorQuantizer(nn.Module):
         dist_ = x.pow(2).sum(1, keepdim=True) - 2 * x @ codebook.t() + codebook.pow(2).sum(1)[None]
         return dist_.argmin(dim=1)
 
+    def _nearest_chunked(self, x: torch.Tensor, codebook: torch.Tensor) -> torch.Tensor:
+        """``_nearest`` in blocks of rows: a gathered k-means sample (16 vectors per code over
+        all ranks, 65536 x 4096 distances for a 4096-code book) would not fit in one block."""
+        return torch.cat([self._nearest(b, codebook) for b in x.split(_CHUNK)])
+
     @torch.no_grad()
     def _kmeans_init(self, x: torch.Tensor) -> None:
-        """Lloyd's k-means on the first batch, with sums and counts all-reduced over ranks."""
-        centroids = _rank0_sample(x, self.num_codes)
-        counts = torch.zeros(self.num_codes, device=x.device)
+        """Lloyd's k-means on a sample of every rank's first batch.
+
+        Each rank contributes the same number of its vectors (all-gathered, as all_gather
+        needs equal shapes), so the initial codes are drawn from the whole global batch: from
+        rank 0's batch alone, 4096 codes would come from a few thousand vectors of one rank's
+        crops. Every rank runs the same seeded iterations on the same gathered sample and
+        rank 0's centroids are broadcast, so all codebooks are identical bit for bit. The
+        usage statistics are then counted on the full global batch, the scale that the EMA
+        and the dead-code threshold work in."""
+        share = min(math.ceil(self.kmeans_sample / world_size()), x.shape[0])
+        share = int(all_reduce_(torch.tensor([share], device=x.device), "min").item())
+        sample = all_gather(_rows(x, share, self.kmeans_seed + 1 + rank()).contiguous())
+        centroids = _rows(sample, self.num_codes, self.kmeans_seed)
         for _ in range(self.kmeans_iters):
-            idx = self._nearest(x, centroids)
-            sums = all_reduce_(torch.zeros_like(centroids).index_add_(0, idx, x))
-            counts = all_reduce_(torch.bincount(idx, minlength=self.num_codes).float())
+            idx = self._nearest_chunked(sample, centroids)
+            sums = torch.zeros_like(centroids).index_add_(0, idx, sample)
+            counts = torch.bincount(idx, minlength=self.num_codes).float()
             new = sums / counts.clamp(min=1)[:, None]
             centroids = torch.where(counts[:, None] > 0, new, centroids)
             if self.cosine:
                 centroids = F.normalize(centroids, dim=-1)
+        centroids = broadcast_(centroids.contiguous(), src=0)
+        idx = self._nearest_chunked(x, centroids)
+        counts = all_reduce_(torch.bincount(idx, minlength=self.num_codes).float())
         self.embed.data.copy_(centroids)
         if self.ema:
             self.embed_avg.copy_(centroids * counts[:, None])

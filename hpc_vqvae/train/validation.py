@@ -17,25 +17,39 @@ from ..model.quantizer import perplexity
 @torch.no_grad()
 def validate(g_engine, loader, transform, device: str, lpips=None) -> tuple[dict, dict]:
     """(metrics, first batch for a sample grid and every code's count, if the generator has a
-    codebook) over the whole of ``loader``: the validation
-    crops, spread over every day and hour of the block (``make_loader(limit=...)``).
-    Collective: every rank runs the same number of batches (a ZeRO-3 forward gathers
-    parameters from all ranks)."""
-    n_batches = int(all_reduce_(torch.tensor([len(loader)], device=device), "min").item())
-    module = g_engine.module
+    codebook) over the whole of ``loader``: the validation crops, spread over every day and
+    hour of the block (``make_loader(limit=...)``), each rank holding every world_size-th of
+    them. Every crop is scored exactly once over all ranks, whether or not the shares are even;
+    ``val/crops`` says how many were.
+
+    ``g_engine``: a DeepSpeed engine (or the bare model). Collective: every rank makes as many
+    forwards as the rank with the most batches (a ZeRO-3 forward gathers parameters from all
+    ranks); a rank whose share ran out makes its extra forwards on an idle input and scores
+    nothing from them, rather than the longer ranks dropping their last crops."""
+    module = getattr(g_engine, "module", g_engine)
+    n_batches = int(all_reduce_(torch.tensor([len(loader)], device=device), "max").item())
     codes = None  # a U-Net has no codes to count
     if module.has_codebook:
         codes = torch.zeros(module.cfg.codebook_size, dtype=torch.float64, device=device)
-    scores, first = Scores(device), {}
+    crops = torch.zeros(1, dtype=torch.float64, device=device)
+    # LPIPS and PSNR on the target's own range, as the training loss and evaluate see it
+    scores, first = Scores(device, data_range=transform.cfg.reflectance_max), {}
+    dtype = next(module.parameters()).dtype
     g_engine.eval()
-    for i, batch in zip(range(n_batches), loader, strict=False):
+    batches = iter(loader)
+    for i in range(n_batches):
+        batch = next(batches, None)
+        if batch is None:  # this rank's share is done: a forward for the collective only
+            g_engine(_idle_input(loader, module, device, dtype))
+            continue
         ir, vis, mask = (batch[k].to(device) for k in ("ir", "vis", "mask"))
-        rec, _, info = g_engine(ir.to(next(module.parameters()).dtype))
+        rec, _, info = g_engine(ir.to(dtype))
         pred = transform.reflectance(rec.float().clamp(-1, 1))
         true = transform.reflectance(vis.float())
         scores.update(pred, true, mask, lpips)
         if codes is not None:
             codes += torch.bincount(info["indices"].flatten(), minlength=len(codes)).double()
+        crops += len(ir)
         if i == 0:
             first = {
                 "ir": ir[:4].cpu(),
@@ -45,12 +59,19 @@ def validate(g_engine, loader, transform, device: str, lpips=None) -> tuple[dict
             }
     g_engine.train()
     out = scores.reduce().result("val/")
+    out["val/crops"] = float(all_reduce_(crops).item())
     if codes is not None:
         all_reduce_(codes)
         out["val/perplexity"] = float(perplexity(codes))
         out["val/codebook_usage"] = float((codes > 0).double().mean())
         first["code_counts"] = codes.cpu()
     return out, first
+
+
+def _idle_input(loader, module, device: str, dtype: torch.dtype) -> torch.Tensor:
+    """One blank crop of the loader's size: what a rank whose share ran out forwards."""
+    p = loader.dataset.cfg.patch_size
+    return torch.zeros(1, module.cfg.in_channels, p, p, device=device, dtype=dtype)
 
 
 def sample_grid(first: dict, folder: Path, step: int) -> Path:

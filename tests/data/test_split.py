@@ -59,6 +59,42 @@ def test_buffers_separate_what_is_scored_from_what_trains():
     assert np.array_equal(roles, again)  # deterministic
 
 
+def test_a_buffer_as_long_as_the_validation_run_costs_training_days_only():
+    """7 validation days right before the test days, all within 7 days of the first test day,
+    were all dropped (none left to validate on): the buffer now sits between them, and what
+    it costs comes out of training."""
+    days = _days(146)
+    for buffer in (0, 7):
+        roles = assign_roles(days, SplitSettings(0.1, 0.1, blocks=2, buffer_days=buffer))
+        assert (roles == VAL).sum() == (roles == TEST).sum() == 14, buffer
+        val, test = days[roles == VAL], days[roles == TEST]
+        assert np.abs(val[:, None] - test[None, :]).min() > np.timedelta64(buffer, "D")
+    with pytest.raises(ValueError, match="cannot hold 7 validation"):  # 1 + 7 + 7 + 7 > 20
+        assign_roles(_days(20), SplitSettings(0.35, 0.35, blocks=1, buffer_days=7))
+
+
+def test_paper_split_on_four_years_of_days():
+    """configs/paper.yaml's fractions, blocks and buffer on 2019-2022 (the paper's four years,
+    every day present): validation and test days at their fractions, one block a season, no
+    training day within buffer_days of a scored day, and most days still train."""
+    from hpc_vqvae.train.config import load_config
+    from tests.helpers.real import REPO
+
+    s = load_config(REPO / "configs" / "paper.yaml").data.split
+    assert s.buffer_days >= 7 and s.blocks == 16
+    days = np.arange(np.datetime64("2019-01-01"), np.datetime64("2023-01-01"))
+    roles = assign_roles(days, s)
+    train, val, test = (days[roles == r] for r in (TRAIN, VAL, TEST))
+    assert len(val) == len(test) == 16 * 9  # round(0.1 x 1461 / 16) per block: none lost
+    scored = np.concatenate([val, test])
+    gap = np.abs(train[:, None] - scored[None, :]).min()
+    assert gap > np.timedelta64(s.buffer_days, "D")
+    assert np.abs(val[:, None] - test[None, :]).min() > np.timedelta64(s.buffer_days, "D")
+    assert len(train) > 0.55 * len(days)
+    for block in np.array_split(np.arange(len(days)), s.blocks):  # each block scores
+        assert (roles[block] == VAL).any() and (roles[block] == TEST).any()
+
+
 def test_too_few_days_are_refused():
     with pytest.raises(ValueError, match="1 day"):
         split_days(table(1, lon=0.0), SplitSettings(0.2))

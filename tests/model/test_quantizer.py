@@ -157,3 +157,47 @@ def test_revival_is_the_same_on_one_rank_or_two():
     assert sum(one[0]) > 0 and dead == one[0], (dead, one[0])
     torch.testing.assert_close(embed, one[1], rtol=1e-2, atol=1e-4)  # but for EMA eps smoothing
     assert torch.allclose(usage, 2 * one[2], rtol=1e-5)
+
+
+def _two_regions(rank: int, port: int, out: dict):
+    """Rank 0's vectors sit around (-10, 0), rank 1's around (+10, 0), with a batch half as
+    large on rank 1 (uneven shares must still gather equal-sized samples)."""
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=2)
+    torch.manual_seed(rank)  # the global RNG differs by rank; the init must not depend on it
+    g = torch.Generator().manual_seed(10 + rank)
+    n = 128 if rank == 0 else 64
+    x = torch.randn(n, 2, generator=g) + torch.tensor([20.0 * rank - 10.0, 0.0])
+    vq = VectorQuantizer(16, 2, ema=True, kmeans_init=True, dead_code_usage=0.0).train()
+    _, _, info = vq(x.T.reshape(1, 2, n, 1))
+    out[rank] = (vq.embed.clone(), vq.cluster_size.clone(), info["indices"].reshape(-1).clone())
+    dist.destroy_process_group()
+
+
+def test_kmeans_init_gathers_a_sample_from_every_rank():
+    """k-means on a sample gathered from both ranks: the codebooks agree bit for bit, and the
+    codes cover rank 1's region too. Started from rank 0's batch alone, all 16 codes begin
+    around (-10, 0) and Lloyd's iterations drag only one or two across to rank 1's vectors."""
+    out = mp.Manager().dict()
+    mp.spawn(_two_regions, args=(free_port(), out), nprocs=2, join=True)
+    (e0, c0, i0), (e1, c1, i1) = out[0], out[1]
+    assert torch.equal(e0, e1) and torch.equal(c0, c1)
+    right = (e0[:, 0] > 5).nonzero().reshape(-1)
+    assert 4 <= len(right) <= 12, e0  # about half the codes: half the sample is rank 1's
+    assert int(((e0[:, 0] > -5) & (e0[:, 0] < 5)).sum()) == 0  # none stranded in the gap
+    assert set(i1.tolist()) <= set(right.tolist()) and len(set(i1.tolist())) >= 4
+    assert not set(i0.tolist()) & set(right.tolist())
+    assert math.isclose(float(c0.sum()), 128 + 64, rel_tol=1e-5)  # both whole batches counted
+
+
+def test_kmeans_init_does_not_depend_on_the_global_rng():
+    """The sample and the initial centroids come from seeded generators of their own: two
+    quantizers built and run after different global seeds end with the same codebook."""
+    x = torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(3))
+    books = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        vq = VectorQuantizer(8, 3, ema=True, kmeans_init=True, dead_code_usage=0.0).train()
+        vq(x)
+        books.append(vq.embed.clone())
+    assert torch.equal(books[0], books[1])
