@@ -17,7 +17,7 @@ import numpy as np
 from .bands import band_number, pixels_per_2km
 from .geometry import fixed_grid_sun_zenith
 from .projection import FixedGridProjection
-from .reader import ABIReadError, read_band
+from .reader import FOCAL_PLANE_ATTRS, ABIReadError, read_band
 
 # Bands of one scan share a grid far closer than this; the next 2 km pixel is 56 urad away.
 SAME_GRID_RAD = 1e-6
@@ -63,6 +63,8 @@ class GriddedScan:
     projection: FixedGridProjection
     attrs: dict  # the first band's attributes: platform, sector, start/mid time, ...
     bytes_read: int
+    # (n_bands, 3): each band's file's FOCAL_PLANE_ATTRS (max K, threshold K, pixels over)
+    focal_plane: np.ndarray
 
     @property
     def time(self) -> np.datetime64:
@@ -85,6 +87,7 @@ def grid_scan(
     bands average counts, emissive ones temperatures (see ``read_band``). Raises ScanError:
     an unreadable file, a grid other than ``shape``, or bands on different grids."""
     out: dict[str, np.ndarray] = {}
+    focal: list[list[float]] = []
     first = None
     nbytes = 0
     for name in bands:
@@ -113,10 +116,19 @@ def grid_scan(
                 f"{path.name}: not on the same fixed grid as {bands[0]}",
             )
         out[name] = da.values
+        focal.append([da.attrs[k] for k in FOCAL_PLANE_ATTRS])
     if first is None:
         raise ValueError("grid_scan needs at least one band")
     projection = FixedGridProjection.from_attrs(first.attrs, first.attrs["source_file"])
-    return GriddedScan(out, first.x.values, first.y.values, projection, dict(first.attrs), nbytes)
+    return GriddedScan(
+        out,
+        first.x.values,
+        first.y.values,
+        projection,
+        dict(first.attrs),
+        nbytes,
+        np.array(focal, np.float64),
+    )
 
 
 def _same_grid(a, b) -> bool:

@@ -29,6 +29,14 @@ from .resample import block_mean, coarse_coord
 # What the reader copies of goes_imager_projection into a band's attributes.
 _PROJECTION_ATTRS = tuple(f.name for f in fields(FixedGridProjection))
 _SCENE_SECTOR = {"Full Disk": "F", "CONUS": "C"}
+# Each file's focal-plane temperature record (attribute -> L1b variable): GOES-17's loop heat
+# pipe let the IR focal planes warm on many nights around the equinoxes of 2019-2022, and these
+# say when (reflective bands hold fill values). Fill values and absent variables read as NaN.
+FOCAL_PLANE_ATTRS = {
+    "focal_plane_temperature_max": "maximum_focal_plane_temperature",  # K
+    "focal_plane_threshold_increasing": "focal_plane_temperature_threshold_increasing",  # K
+    "focal_plane_threshold_exceeded_count": "focal_plane_temperature_threshold_exceeded_count",
+}
 
 
 class ABIReadError(OSError):
@@ -101,6 +109,14 @@ def unpack(var: h5py.Dataset, *, decimal_scale: bool = False, dtype=np.float64) 
 def _scalar(ds: h5py.File, name: str) -> float:
     value = unpack(_var(ds, name))
     return float(np.asarray(value).reshape(-1)[0])
+
+
+def _optional_scalar(ds: h5py.File, name: str) -> float:
+    """A scalar variable's value; NaN if it is a fill value or the file lacks it."""
+    var = ds.get(name)
+    if not isinstance(var, h5py.Dataset):
+        return float("nan")
+    return float(np.asarray(unpack(var)).reshape(-1)[0])
 
 
 def _required(obj: h5py.HLObject, name: str):
@@ -186,6 +202,7 @@ def _read(path: Path, ds: h5py.File, mask_dqf: bool, coarsen: int, min_valid: in
         "resolution_km": BANDS[band].resolution_km * coarsen,
         "dqf_masked": int(mask_dqf),
         "source_file": path.name,
+        **{k: _optional_scalar(ds, v) for k, v in FOCAL_PLANE_ATTRS.items()},
         **cal_attrs,
         **{k: _required(proj, k) for k in _PROJECTION_ATTRS},
     }

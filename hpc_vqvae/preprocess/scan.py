@@ -29,6 +29,7 @@ class ScanResult:
     stats: np.ndarray  # (n_bands, 5) partial statistics, see layout.BAND_STAT_FIELDS
     bytes_read: int
     projection: FixedGridProjection  # as the files hold it (for the store's attributes)
+    focal_plane: np.ndarray  # (n_bands, 3) the files' focal-plane records, layout.FOCAL_PLANE
 
 
 def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> ScanResult:
@@ -55,6 +56,7 @@ def process_scan(scan: Scan, cfg: PreprocessConfig, shape: tuple[int, int]) -> S
         np.stack(partials),
         gridded.bytes_read,
         gridded.projection,
+        gridded.focal_plane,
     )
 
 

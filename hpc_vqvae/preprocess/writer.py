@@ -101,6 +101,14 @@ def template(
         empty((nb, len(layout.BAND_STAT_FIELDS)), np.float64, np.nan),
         {"long_name": "per-scan partial statistics of each band (visible: daytime)"},
     )
+    data[layout.FOCAL_PLANE] = (
+        ("time", "band", "focal"),
+        empty((nb, len(layout.FOCAL_PLANE_FIELDS)), np.float64, np.nan),
+        {
+            "long_name": "each band file's focal-plane temperature record (GOES-17's cooling "
+            "anomaly): maximum temperature (K), increasing threshold (K), pixels over it",
+        },
+    )
     coords = {
         "time": ("time", times.astype("datetime64[ns]"), layout.TIME_ATTRS),
         "band": (
@@ -109,6 +117,11 @@ def template(
             {"long_name": "ABI band number"},
         ),
         "stat": ("stat", np.array(layout.BAND_STAT_FIELDS), {"long_name": "partial statistic"}),
+        "focal": (
+            "focal",
+            np.array(layout.FOCAL_PLANE_FIELDS),
+            {"long_name": "focal-plane record field"},
+        ),
         layout.FIXED_GRID_X: (
             ("time", "x"),
             empty((nx,), np.float64, np.nan),
@@ -140,6 +153,7 @@ def encoding(cfg: PreprocessConfig, shape: tuple[int, int], sizes: Sizes) -> dic
         enc[name] = {"chunks": (block,)}
     enc[layout.CENTRE_LON] = {"chunks": (block,)}
     enc[layout.BAND_STATS] = {"chunks": (block, len(cfg.bands), len(layout.BAND_STAT_FIELDS))}
+    enc[layout.FOCAL_PLANE] = {"chunks": (block, len(cfg.bands), len(layout.FOCAL_PLANE_FIELDS))}
     enc["time"] = {"chunks": (block,), **layout.TIME_ENCODING}
     return enc
 
@@ -291,6 +305,8 @@ class StoreWriter:
             arrays[layout.CENTRE_LON][region] = stack(lambda r: r.centre_lon, np.nan)
             nan_stats = np.full((len(bands), len(layout.BAND_STAT_FIELDS)), np.nan)
             arrays[layout.BAND_STATS][region] = stack(lambda r: r.stats, nan_stats)
+            nan_focal = np.full((len(bands), len(layout.FOCAL_PLANE_FIELDS)), np.nan)
+            arrays[layout.FOCAL_PLANE][region] = stack(lambda r: r.focal_plane, nan_focal)
         flags = [layout.SCAN_WRITTEN if r is not None else layout.SCAN_FAILED for r in results]
         arrays[layout.WRITTEN][region] = np.array(flags, np.int8)
 

@@ -4,9 +4,10 @@ prediction and evaluation read by them (through ``reader``); neither imports the
 
 A store is a Zarr v3 group with dims (time, y, x) on the 2 km grid: one float32 array per band
 (named as the band: C13, C02, ...) and ``sza``; per-scan scan angles, ``day_fraction``,
-``written`` flags and ``band_stats`` partials. Its attributes record what made it: the
-satellite, sector, bands and grid settings (which must match to resume or append), the
-fixed-grid projection read from the files, and the band statistics training normalises with.
+``written`` flags, ``band_stats`` partials and each band's ``focal_plane`` record. Its
+attributes record what made it: the satellite, sector, bands and grid settings (which must
+match to resume or append), the fixed-grid projection read from the files, and the band
+statistics training normalises with.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from ..abi.bands import BANDS, band_number
 from ..abi.epoch import J2000
 
 LAYOUT_KEY = "hpc_vqvae_layout"  # LAYOUT_VERSION once the template is complete
-LAYOUT_VERSION = 4  # 2: each scan records its satellite; 3: CF grid mapping and coordinates;
-# 4: per-scan arrays in blocks of many scans, and each scan's centre longitude
-READABLE_VERSIONS = (1, 2, 3, 4)  # what the data stage and prediction open
+LAYOUT_VERSION = 5  # 2: each scan records its satellite; 3: CF grid mapping and coordinates;
+# 4: per-scan arrays in blocks of many scans, and each scan's centre longitude; 5: each scan's
+# focal-plane temperature record per band
+READABLE_VERSIONS = (1, 2, 3, 4, 5)  # what the data stage and prediction open
 TEMPLATE_PENDING = "template-in-progress"  # LAYOUT_KEY while the template is being written
 
 # Arrays besides the bands (time is the scan start, UTC).
@@ -37,13 +39,23 @@ BAND_STAT_FIELDS = ("count", "mean", "m2", "min", "max")
 PLATFORM = "platform"  # (time,) int8: the scan's satellite as its number (17: G17); 0 pending
 PROJECTION_LON = "projection_longitude"  # (time,) float64: its longitude_of_projection_origin
 CENTRE_LON = "centre_lon"  # (time,) float64: longitude of the scan's centre pixel (layout 4)
+# (time, band, focal) float64 (layout 5): each band file's focal-plane record, as the L1b files
+# give it (NaN: a fill value, as in reflective bands, or a scan not written). GOES-17's loop
+# heat pipe let its IR focal planes warm on many nights around the equinoxes of 2019-2022: a
+# scan with a count above 0, or a maximum above the threshold, had degraded IR bands.
+FOCAL_PLANE = "focal_plane"
+FOCAL_PLANE_FIELDS = (  # abi.reader's FOCAL_PLANE_ATTRS, in its order
+    "focal_plane_temperature_max",  # K
+    "focal_plane_threshold_increasing",  # K
+    "focal_plane_threshold_exceeded_count",  # pixels
+)
 SCAN_FAILED, SCAN_PENDING, SCAN_WRITTEN = -1, 0, 1  # values of WRITTEN
 
 # The arrays with one value or one row per scan: small, so they are chunked in blocks of many
 # scans (``scans_per_block``) rather than in data shards; layouts 1-3 chunked them per shard.
 PER_SCAN = (
     DAY_FRACTION, WRITTEN, PLATFORM, PROJECTION_LON, CENTRE_LON, BAND_STATS,
-    FIXED_GRID_X, FIXED_GRID_Y,
+    FIXED_GRID_X, FIXED_GRID_Y, FOCAL_PLANE,
 )  # fmt: skip
 SCANS_PER_BLOCK = "scans_per_block"  # attribute (layout 4; older stores: per shard)
 

@@ -114,3 +114,25 @@ def test_missing_variable_is_named(tmp_path, sample_dir):
         ds.renameVariable("planck_fk1", "renamed")
     with pytest.raises(ABIReadError, match="planck_fk1"):
         read_band(dst)
+
+
+def test_focal_plane_record(sample_dir):
+    """Each file's focal-plane temperature record, as the real samples hold it: IR bands a
+    maximum near 81 K, their band's threshold and no pixel over it; reflective bands fill
+    values (NaN). Neither sample scan had GOES-17's cooling anomaly."""
+    keys = ("focal_plane_temperature_max", "focal_plane_threshold_increasing")
+    count = "focal_plane_threshold_exceeded_count"
+    expected = {  # (band, night): (maximum K, threshold K), float32 values as float
+        (13, False): (81.0234146118164, 100.0),
+        (13, True): (81.77388000488281, 100.0),
+        (14, True): (81.77388000488281, 93.0),
+        (11, True): (81.63670349121094, 97.0),
+        (7, False): (80.99079895019531, 150.0),
+    }
+    for (band, night), values in expected.items():
+        attrs = read_band(_sample(band, night)).attrs
+        assert tuple(attrs[k] for k in keys) == values, (band, night)
+        assert attrs[count] == 0.0
+    for band in (1, 3):
+        attrs = read_band(_sample(band, night=True)).attrs
+        assert all(np.isnan(attrs[k]) for k in (*keys, count)), band

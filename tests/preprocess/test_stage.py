@@ -81,6 +81,13 @@ def test_real_samples(tmp_path, mpiexec, sample_dir):
     assert np.array_equal(ds.C13[0].values, c13.values, equal_nan=True)
     assert np.array_equal(ds.fixed_grid_x[0].values, c13.x.values)
     assert float(ds.day_fraction[0]) == 0.0 and float(ds.sza.min()) > 90  # a night scan
+    for i, band in enumerate(ds.band.values):  # each file's focal-plane record, as read
+        f = next(
+            f for f in sample_files() if f"M6C{int(band):02d}_" in f.name and "s2019335" in f.name
+        )
+        want = [read_band(f).attrs[k] for k in ds.focal.values]
+        assert np.array_equal(ds.focal_plane[0, i].values, want, equal_nan=True), band
+    assert ds.focal_plane.sel(band=13, focal="focal_plane_temperature_max") == np.float32(81.77388)
     proj = ds.attrs["projection"]  # as the files hold it, for mapping the scan angles
     for key, value in proj.items():
         assert value == c13.attrs[key], key

@@ -245,8 +245,8 @@ def test_gradient_accumulation_single_process(train_store, tmp_path):
 def test_two_ranks_at_zero2_equal_one_rank_with_the_same_global_batch(train_store, tmp_path):
     """Data parallelism changes nothing but the speed: 2 ranks x batch 2 at ZeRO-2 give the
     losses of 1 rank x batch 4 (fp32), step by step. What would differ is set aside: crops
-    drawn per sample (not per rank), no k-means init or revival (they sample rank 0's
-    vectors), no adaptive weight (each rank's own gradients)."""
+    drawn per sample (not per rank), no k-means init (its sample is drawn per rank) or
+    revival (it samples rank 0's vectors), no adaptive weight (each rank's own gradients)."""
     same = small_run(
         train_store, 4, "train.zero_stage=2", "data.crops_per_scan=1",
         "model.kmeans_init=false", "model.dead_code_usage=0", "loss.adaptive_weight=false",

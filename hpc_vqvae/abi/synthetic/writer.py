@@ -86,7 +86,7 @@ def _scan_values(scan: L1bScan, counts: np.ndarray, dqf: np.ndarray, k0: float, 
         "missing_pixel_count": int((dqf == 255).sum()),
         "saturated_pixel_count": int((counts[usable] == c["max_count"]).sum()),
         "undersaturated_pixel_count": int(((counts == 0) & usable).sum()),
-        "focal_plane_temperature_threshold_exceeded_count": 0,
+        "focal_plane_temperature_threshold_exceeded_count": -1 if reflective else 0,  # as NOAA
         "min_radiance_value_of_valid_pixels": good.min() * scale + offset if good.size else -999.0,
         "max_radiance_value_of_valid_pixels": good.max() * scale + offset if good.size else -999.0,
         "mean_radiance_value_of_valid_pixels": good.mean() * scale + offset
