@@ -48,7 +48,8 @@ def test_demo_end_to_end_then_reuse(mpiexec, tmp_path):
     assert float(ds.solar_zenith_angle.min()) > 90 and bool(ds.R.notnull().all())
     assert (out / "night.png").stat().st_size > 10_000
     # the evaluation table of the run, on the test days, beside both baselines
-    assert "test split: 2 of the run's 2 recorded test days" in first.stdout and "least squares" in first.stdout  # 2020-06-03/04
+    assert "test split: 2 of the run's 2 recorded test days" in first.stdout  # 2020-06-03/04
+    assert "least squares" in first.stdout and "95% intervals" in first.stdout
     assert "inverted IR" in first.stdout and (out / "evaluation.png").stat().st_size > 10_000
     assert f"mlflow ui --backend-store-uri sqlite:///{out}/mlflow.db" in first.stdout
 
