@@ -11,6 +11,8 @@ from ..metrics import Scores
 from .bootstrap import LEVEL, RESAMPLES, SEED, intervals
 from .run import KEYS, PREDICTORS, TWILIGHT, Evaluation
 
+FEW_DAYS = 10  # below this a bootstrap over days has too few distinct resamples to trust
+
 
 def summary(ev: Evaluation, extra: dict, lpips_reason: str | None) -> dict:
     """``--format json``: top-level ssim, psnr, rmse, mae, lpips of the model; ``baseline``
@@ -88,6 +90,7 @@ def table(report: dict) -> str:
         ],
     ]
     conv = report["convention"]
+    few = report["days"] < FEW_DAYS
     held = "IN-SAMPLE (training or buffer days)" if report["in_sample"] else "held out"
     lines = [
         f"{report['selection']} ({held}): {report['scans']} scans on {report['days']} days, "
@@ -96,7 +99,7 @@ def table(report: dict) -> str:
         *_grid(rows),
         "",
         f"95% intervals, bootstrap over {report['days']} days ({report['bootstrap']['resamples']}"
-        " resamples):",
+        " resamples):" + (" too few days for the intervals to mean much" if few else ""),
     ]
     ci = report["ci"]
     for (label, _), p in zip(_rows(report), ("model", *_others(report)), strict=True):
