@@ -55,6 +55,10 @@ class DataConfig(BaseModel):
     split_blocks: int = Field(8, ge=1)  # contiguous train/val/test runs over the period
     # training (and validation) days within this many days of a scored day are dropped
     buffer_days: int = Field(1, ge=0)
+    # leave out scans whose input bands' files report a warm focal plane (GOES-17's cooling
+    # anomaly degraded C13/C14 on nights around the equinoxes of 2019-2022): not trained,
+    # validated or scored on (stores of layout 5 record it)
+    exclude_warm_focal_plane: bool = True
     val_patches_per_scan: int = Field(4, ge=1)  # fixed validation crops per scan
     crops_per_scan: int = Field(4, ge=1)  # consecutive samples of a rank share a scan read
     scan_cache: int = Field(2, ge=0)  # whole scans kept decoded per process (0: none)

@@ -30,8 +30,9 @@ def open_for_training(cfg: DataConfig) -> tuple[Store, ScanTable, Split]:
             f"store {cfg.store}: set data.patch_size to at most {min(table.grid_shape)} (a "
             "multiple of the model's downsampling)"
         )
+    warm = store.warm_focal_plane(cfg.input_bands) if cfg.exclude_warm_focal_plane else None
     try:
-        split = split_days(table, cfg.split)
+        split = split_days(table, cfg.split, warm)
     except ValueError as err:
         raise UsageError(f"data store {cfg.store}: {err}") from None
     for name, scans in (("train", split.train), ("val", split.val)):

@@ -123,8 +123,9 @@ def _buffer(days: np.ndarray, roles: np.ndarray, buffer_days: int) -> np.ndarray
     return out
 
 
-def split_days(table: ScanTable, s: SplitSettings) -> Split:
-    """The split of ``table``'s written scans (see the module doc)."""
+def split_days(table: ScanTable, s: SplitSettings, exclude: np.ndarray | None = None) -> Split:
+    """The split of ``table``'s written scans (see the module doc); ``exclude``: slots kept
+    out of every set (their days still count, so the split does not move with them)."""
     written = table.written == SCAN_WRITTEN
     day = solar_days(table.time, table.centre_lon)
     days = np.unique(day[written])
@@ -139,6 +140,8 @@ def split_days(table: ScanTable, s: SplitSettings) -> Split:
     role_of_scan = np.full(len(day), BUFFER, np.int8)
     role_of_scan[written] = roles[np.searchsorted(days, day[written])]
     usable = written & (table.day_fraction > 0)
+    if exclude is not None:
+        usable &= ~exclude
 
     def positions(role: int) -> np.ndarray:
         return np.flatnonzero(usable & (role_of_scan == role)).astype(np.int64)

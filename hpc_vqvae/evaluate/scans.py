@@ -6,6 +6,7 @@ model's own convention and in plain reflectance, and the masks that score them."
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -48,7 +49,8 @@ class _Days:
     table: ScanTable
     days: np.ndarray  # per slot
     roles: np.ndarray  # per slot
-    usable: np.ndarray  # written, with some daytime
+    usable: np.ndarray  # written, with some daytime, focal plane not warm (if so configured)
+    warm: np.ndarray  # per slot: an input band's focal plane over its threshold
 
     @classmethod
     def of(cls, model: Translator, store: Store) -> _Days:
@@ -63,7 +65,10 @@ class _Days:
         unique, inverse = np.unique(days, return_inverse=True)
         roles = recorded_roles(record, unique, model.data_cfg.buffer_days)[inverse]
         usable = (table.written == SCAN_WRITTEN) & (table.day_fraction > 0)
-        return cls(table, days, roles, usable)
+        warm = np.zeros(len(usable), bool)
+        if model.data_cfg.exclude_warm_focal_plane:  # as in training: degraded IR is not scored
+            warm = store.warm_focal_plane(model.data_cfg.input_bands)
+        return cls(table, days, roles, usable & ~warm, warm)
 
     def slots(self, role: int) -> np.ndarray:
         return np.flatnonzero(self.usable & (self.roles == role)).astype(np.int64)
@@ -93,6 +98,15 @@ def by_range(
     """The written scans of a time range; days the model trained on, or that buffer them,
     are refused unless ``in_sample`` (then labelled so)."""
     d = _Days.of(model, Store.open(store_path))
+    warm = d.warm[positions]
+    if warm.any():
+        if warm.all():
+            raise UsageError(
+                f"--start/--end: all {len(positions)} scans have a warm focal plane (GOES-17's "
+                "cooling anomaly; data.exclude_warm_focal_plane)"
+            )
+        print(f"leaving out {int(warm.sum())} scan(s) with a warm focal plane", file=sys.stderr)
+        positions, time = positions[~warm], time[~warm]
     seen = np.isin(d.roles[positions], (TRAIN, BUFFER))
     if seen.any() and not in_sample:
         days = np.unique(d.days[positions][seen])

@@ -50,3 +50,28 @@ def _stamp(t: np.datetime64) -> str:
 
     when = datetime.fromisoformat(np.datetime_as_string(t, "s"))
     return when.strftime("%Y%j%H%M")
+
+
+def test_warm_scans_are_left_out_of_training_and_scoring(tmp_path: Path):
+    """The store's record read back per slot (only the input bands count), and a warm scan
+    kept out of every set of the split unless data.exclude_warm_focal_plane is off."""
+    from hpc_vqvae.data.config import DataConfig
+    from hpc_vqvae.data.preflight import open_for_training
+    from hpc_vqvae.store import Store
+
+    archive = write_synthetic(tmp_path / "abi", "2019-09-20", "2019-09-23", 2, (18, 20, 22))
+    warm = sorted(archive.rglob("*M6C13_G17_*.nc"))[4]
+    with netCDF4.Dataset(warm, "r+") as ds:
+        ds["focal_plane_temperature_threshold_exceeded_count"][...] = 40
+    store = preprocess_here(archive, tmp_path / "store.zarr", "2019")
+    flags = Store.open(store).warm_focal_plane(["C11", "C13", "C14"])
+    assert flags.sum() == 1 and not Store.open(store).warm_focal_plane(["C11", "C14"]).any()
+    slot = int(np.flatnonzero(flags)[0])
+
+    def scored(exclude: bool) -> set[int]:
+        cfg = DataConfig(store=store, val_fraction=0.25, test_fraction=0.25, split_blocks=1,
+                         buffer_days=0, exclude_warm_focal_plane=exclude)  # fmt: skip
+        _, _, split = open_for_training(cfg)
+        return {int(i) for i in (*split.train, *split.val, *split.test)}
+
+    assert slot in scored(False) and scored(True) == scored(False) - {slot}
