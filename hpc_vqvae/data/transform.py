@@ -108,9 +108,14 @@ class Transform:
     def _scaled_target(self, bands: Mapping[str, np.ndarray], sza: np.ndarray, axis: int):
         r = self.composite(bands, axis)
         if self.cfg.divide_by_cos_sza:
-            cos = np.maximum(np.cos(np.deg2rad(sza, dtype=np.float32)), np.float32(COS_FLOOR))
-            r = r / np.expand_dims(cos, axis)
+            r = r / np.expand_dims(cos_sza(sza), axis)
         return 2 * np.clip(r / np.float32(self.cfg.reflectance_max), 0, 1) - 1
+
+
+def cos_sza(sza: np.ndarray) -> np.ndarray:
+    """cos(solar zenith) floored at COS_FLOOR, float32: what a sun-normalised target is divided
+    by, and what an evaluation multiplies a sun-normalised prediction back by."""
+    return np.maximum(np.cos(np.deg2rad(sza, dtype=np.float32)), np.float32(COS_FLOOR))
 
 
 def _band_stats(statistics: Mapping[str, Mapping], band: str, source: str) -> Mapping:

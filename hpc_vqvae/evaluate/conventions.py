@@ -17,12 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.transform import COS_FLOOR
+from ..data.transform import cos_sza
 from ..metrics import SIGMA, WINDOW
 from ..model.translator import Translator
 from .scans import Batch
 
-CONVENTIONS = ("model", "paper")
 PLAIN_PREDICTORS = ("baseline_grey",)  # predictors that guess plain reflectance, not the target
 
 
@@ -42,8 +41,7 @@ class Space:
         if self.name == "model":
             return pred
         if model.sun_normalised and predictor not in PLAIN_PREDICTORS:
-            cos = np.maximum(np.cos(np.deg2rad(batch.sza, dtype=np.float32)), COS_FLOOR)
-            pred = pred * cos[:, None]
+            pred = pred * cos_sza(batch.sza)[:, None]
         return np.clip(pred, 0.0, 1.0).astype(np.float32)
 
 

@@ -46,7 +46,7 @@ def summary(ev: Evaluation, extra: dict, lpips_reason: str | None) -> dict:
             "resamples": RESAMPLES,
             "seed": SEED,
             "level": LEVEL,
-        },  # fmt: skip
+        },
     }
     for kind in ("sza", "month", "hour"):
         keys = [k for k in scores["model"] if k.startswith(kind + " ")]

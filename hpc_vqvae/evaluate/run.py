@@ -153,12 +153,11 @@ def _reduce(predictors, per_day, per_key, clipped, days, keys, data_range) -> Ev
     parts = [s.sums for s in per_day.values()] + [s.sums for s in per_key.values()]
     flat = all_reduce_(torch.cat([torch.stack(parts).flatten(), clipped.flatten()]))
     stacked = flat[: -clipped.numel()].view(len(parts), *parts[0].shape)
-    for s, value in zip([*per_day.values(), *per_key.values()], stacked, strict=True):
-        s.sums = value.clone()
     clipped = flat[-clipped.numel() :].view_as(clipped)
-    day_sums = torch.stack(
-        [torch.stack([per_day[p, d].sums for d in range(len(days))]) for p in predictors]
-    ).cpu()
+    # per_day was filled predictor by predictor, day by day: (predictors, days, 9, C)
+    day_sums = stacked[: len(per_day)].reshape(len(predictors), len(days), *parts[0].shape).cpu()
+    for s, value in zip(per_key.values(), stacked[len(per_day) :], strict=True):
+        s.sums = value
     results = {p: {k: per_key[p, k].result() for k in keys} for p in predictors}
     for i, p in enumerate(predictors):
         whole = Scores("cpu", data_range=data_range)
