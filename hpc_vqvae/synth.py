@@ -18,7 +18,7 @@ from tqdm import tqdm
 from .abi.bands import band_number
 from .abi.names import MODES, SATELLITES, SECTORS
 from .abi.selection import parse_every, parse_hours
-from .abi.synthetic import DEFAULT_BANDS, ArchiveSpec, write_archive
+from .abi.synthetic import DEFAULT_BANDS, WEATHER, ArchiveSpec, write_archive
 
 
 def _day(text: str) -> date:
@@ -75,6 +75,13 @@ def parser() -> argparse.ArgumentParser:
         help="comma-separated bands (default C01,C02,C03,C11,C13,C14)",
     )
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--weather",
+        choices=WEATHER,
+        default="fresh",
+        help="fresh: new clouds every scan; persistent: cloud systems that drift and evolve "
+        "over days, shared by neighbouring days as real weather is",
+    )
     return p
 
 
@@ -93,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         every=args.every,
         hours=tuple(args.hours) if args.hours else None,
         seed=args.seed,
+        weather=args.weather,
     )
     try:
         n_scans = len(spec.scan_starts())

@@ -55,6 +55,10 @@ class DataConfig(BaseModel):
     split_blocks: int = Field(8, ge=1)  # contiguous train/val/test runs over the period
     # training (and validation) days within this many days of a scored day are dropped
     buffer_days: int = Field(1, ge=0)
+    # how days are counted and laid out; utc and shuffled leak weather between the roles and
+    # exist to measure that leak (tests/data/test_leak.py): keep solar and blocks
+    day_clock: Literal["solar", "utc"] = "solar"
+    day_order: Literal["blocks", "shuffled"] = "blocks"
     # leave out scans whose input bands' files report a warm focal plane (GOES-17's cooling
     # anomaly degraded C13/C14 on nights around the equinoxes of 2019-2022): not trained,
     # validated or scored on (stores of layout 5 record it)
@@ -125,5 +129,11 @@ class DataConfig(BaseModel):
     @property
     def split(self) -> SplitSettings:
         return SplitSettings(
-            self.val_fraction, self.test_fraction, self.split_blocks, self.buffer_days
+            self.val_fraction,
+            self.test_fraction,
+            self.split_blocks,
+            self.buffer_days,
+            self.day_clock,
+            self.day_order,
+            self.seed,
         )

@@ -30,12 +30,20 @@ UNSEEN = 3  # a day a run's record does not hold: written to the store after tra
 ROLE_NAMES = {TRAIN: "train", VAL: "val", TEST: "test", BUFFER: "buffer", UNSEEN: "unseen"}
 
 
+CLOCKS = {"solar": "local mean solar time at each scan's sector centre", "utc": "UTC"}
+
+
 @dataclass(frozen=True)
 class SplitSettings:
     val_fraction: float
     test_fraction: float = 0.0
     blocks: int = 1
     buffer_days: int = 0
+    # the leak-prone alternatives exist to measure a leak (tests/data/test_leak.py), not to
+    # train with: UTC days cut daylit meso scenes in two, shuffled days scatter each role
+    clock: str = "solar"  # or "utc"
+    order: str = "blocks"  # or "shuffled": each day's role drawn at random (seeded)
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,8 @@ class Split:
     test: np.ndarray
     days: np.ndarray  # datetime64[D]: every solar day with written scans, ascending
     roles: np.ndarray  # int8, per day: TRAIN, VAL, TEST or BUFFER
+    clock: str = "solar"
+    order: str = "blocks"
 
     def days_of(self, role: int) -> np.ndarray:
         return self.days[self.roles == role]
@@ -66,7 +76,9 @@ class Split:
             out[f"{ROLE_NAMES[role]}_days"] = [str(d) for d in days]
         out.update(
             scans={"train": len(self.train), "val": len(self.val), "test": len(self.test)},
-            day_counting="local mean solar time at each scan's sector centre",
+            day_counting=CLOCKS[self.clock],
+            clock=self.clock,
+            order=self.order,
         )
         return out
 
@@ -75,6 +87,18 @@ def solar_days(time: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Local mean solar day of each UTC time at longitude ``lon`` (deg east): 4 min a degree."""
     offset = np.rint(np.asarray(lon, np.float64) * 240.0).astype("timedelta64[s]")
     return (time.astype("datetime64[s]") + offset).astype("datetime64[D]")
+
+
+def days_of(time: np.ndarray, lon: np.ndarray, clock: str) -> np.ndarray:
+    """The day of each scan by ``clock`` (solar or utc): what a split and its record count."""
+    if clock == "utc":
+        return time.astype("datetime64[D]")
+    return solar_days(time, lon)
+
+
+def recorded_clock(record: dict) -> str:
+    """The clock a recorded split counted days by (records before it was a choice: solar)."""
+    return record.get("clock", "solar")
 
 
 def assign_roles(days: np.ndarray, s: SplitSettings) -> np.ndarray:
@@ -86,6 +110,11 @@ def assign_roles(days: np.ndarray, s: SplitSettings) -> np.ndarray:
     if s.test_fraction > 0:
         k_test = max(k_test, 1)
     roles = np.full(n, TRAIN, np.int8)
+    if s.order == "shuffled" and n >= k_val + k_test + 1:
+        order = np.random.default_rng(s.seed).permutation(n)
+        roles[order[:k_val]] = VAL
+        roles[order[k_val : k_val + k_test]] = TEST
+        return _buffer(days, roles, s.buffer_days)
     if n < s.blocks * (k_val + k_test + 1):
         raise ValueError(
             f"{n} days in {s.blocks} block(s) of {k_val} validation and {k_test} test day(s) "
@@ -127,7 +156,7 @@ def split_days(table: ScanTable, s: SplitSettings, exclude: np.ndarray | None = 
     """The split of ``table``'s written scans (see the module doc); ``exclude``: slots kept
     out of every set (their days still count, so the split does not move with them)."""
     written = table.written == SCAN_WRITTEN
-    day = solar_days(table.time, table.centre_lon)
+    day = days_of(table.time, table.centre_lon, s.clock)
     days = np.unique(day[written])
     if len(days) < 2:
         raise ValueError(f"the store has {len(days)} day(s) of written scans; a split needs two")
@@ -146,7 +175,7 @@ def split_days(table: ScanTable, s: SplitSettings, exclude: np.ndarray | None = 
     def positions(role: int) -> np.ndarray:
         return np.flatnonzero(usable & (role_of_scan == role)).astype(np.int64)
 
-    return Split(positions(TRAIN), positions(VAL), positions(TEST), days, roles)
+    return Split(positions(TRAIN), positions(VAL), positions(TEST), days, roles, s.clock, s.order)
 
 
 def recorded_roles(record: dict, days: np.ndarray, buffer_days: int) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.split import BUFFER, TEST, TRAIN, VAL, recorded_roles, solar_days
+from ..data.split import BUFFER, TEST, TRAIN, VAL, days_of, recorded_clock, recorded_roles
 from ..errors import UsageError
 from ..model.translator import Translator
 from ..store import ScanTable, Store
@@ -61,7 +61,7 @@ class _Days:
                 "are held out (re-export it from its run dir)"
             )
         table = store.table()
-        days = solar_days(table.time, table.centre_lon)
+        days = days_of(table.time, table.centre_lon, recorded_clock(record))
         unique, inverse = np.unique(days, return_inverse=True)
         roles = recorded_roles(record, unique, model.data_cfg.buffer_days)[inverse]
         usable = (table.written == SCAN_WRITTEN) & (table.day_fraction > 0)

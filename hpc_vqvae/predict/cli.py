@@ -35,7 +35,15 @@ from .cf import RangeLayout, scan_dataset
 from .checkpoint import resolve_checkpoint
 from .flags import model_flags
 from .quicklook import is_quicklook, quicklook
-from .sources import find_scan, iso, parse_end, parse_time, read_scan, select_scans
+from .sources import (
+    find_scan,
+    iso,
+    parse_end,
+    parse_time,
+    read_scan,
+    select_scans,
+    warm_scans,
+)
 from .writers import is_prediction, replace_with, scan_writer, write_atomic, zarr_to_netcdf
 
 
@@ -80,6 +88,9 @@ def run_range(args: argparse.Namespace) -> None:
     device = _join_ranks(args.device)
     model = Translator.load(resolve_checkpoint(args.checkpoint, args.tracking_uri), device)
     model.check_store(scans.store)
+    if model.data_cfg.exclude_warm_focal_plane:
+        bands = model.data_cfg.input_bands
+        scans = scans.without(D.decided_by_rank_0(lambda: warm_scans(scans, bands)))
     layout = D.decided_by_rank_0(lambda: RangeLayout.of(model, scans, args.latlon))
     request = shards.Request.of(
         _identity(args.checkpoint, model), scans, args.batch_size, args.latlon

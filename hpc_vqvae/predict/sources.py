@@ -93,6 +93,9 @@ class StoreRange:
     index: np.ndarray  # positions along the store's time axis
     time: np.ndarray  # datetime64[ns] scan starts
 
+    def without(self, drop: np.ndarray) -> StoreRange:
+        return StoreRange(self.store, self.index[~drop], self.time[~drop])
+
 
 def select_scans(path: Path, start: datetime, end: datetime) -> StoreRange:
     """Written scans of the store at ``path`` whose start is in [start, end]; none is an error."""
@@ -115,6 +118,25 @@ def select_scans(path: Path, start: datetime, end: datetime) -> StoreRange:
         print(f"skipping {skipped} scan(s) in range not written (see the report)", file=sys.stderr)
     pick = pick[np.argsort(table.time[pick], kind="stable")]  # appended years can be out of order
     return StoreRange(store, pick, table.time[pick])
+
+
+def warm_scans(scans: StoreRange, bands: list[str]) -> np.ndarray:
+    """Which of ``scans`` to leave out: their ``bands`` had a warm focal plane (GOES-17's cooling
+    anomaly): the model was not trained on such IR (data.exclude_warm_focal_plane), and its
+    output for them would be a guess dressed as a product. Run on rank 0 alone."""
+    warm = scans.store.warm_focal_plane(bands, scans.index)
+    if warm.all():
+        raise UsageError(
+            f"all {len(warm)} scans in range have a warm focal plane in {', '.join(bands)} "
+            "(GOES-17's cooling anomaly; the model's data.exclude_warm_focal_plane)"
+        )
+    if warm.any():
+        print(
+            f"leaving out {int(warm.sum())} scan(s) with a warm focal plane (GOES-17's "
+            "cooling anomaly; the model's data.exclude_warm_focal_plane)",
+            file=sys.stderr,
+        )
+    return warm
 
 
 @dataclass(frozen=True)

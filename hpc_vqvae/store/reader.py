@@ -179,21 +179,22 @@ class Store:
             centre_lon=np.where(np.isfinite(lon), lon, origin),
         )
 
-    def warm_focal_plane(self, bands: Sequence[str]) -> np.ndarray:
-        """Per slot: a file of ``bands`` reported focal-plane pixels over their threshold, or
-        a maximum above it (GOES-17's cooling anomaly degraded its IR bands on such scans).
-        All False for a store made before layout 5 recorded it. Read a chunk of slots at a
-        time: at millions of scans the whole record is hundreds of MB."""
+    def warm_focal_plane(self, bands: Sequence[str], slots: np.ndarray | None = None) -> np.ndarray:
+        """Per slot (of ``slots``, or all): a file of ``bands`` reported focal-plane pixels
+        over their threshold, or a maximum above it (GOES-17's cooling anomaly degraded its IR
+        bands on such scans). All False for a store made before layout 5 recorded it. Read a
+        chunk of slots at a time: at millions of scans the whole record is hundreds of MB."""
         n = self.group[layout.WRITTEN].shape[0]
+        slots = np.arange(n) if slots is None else np.asarray(slots, np.int64)
         if layout.FOCAL_PLANE not in self.group:
-            return np.zeros(n, bool)
+            return np.zeros(len(slots), bool)
         record = self.group[layout.FOCAL_PLANE]
         numbers = [int(b) for b in self.group["band"][:]]
         columns = [numbers.index(band_number(b)) for b in bands if band_number(b) in numbers]
-        out = np.zeros(n, bool)
+        out = np.zeros(len(slots), bool)
         step = record.chunks[0]
-        for start in range(0, n, step):
-            part = record.get_orthogonal_selection((slice(start, start + step), columns))
+        for start in range(0, len(slots), step):
+            part = record.get_orthogonal_selection((slots[start : start + step], columns))
             tmax, threshold, count = (part[..., i] for i in range(3))
             with np.errstate(invalid="ignore"):  # NaN: not recorded, compares False
                 out[start : start + step] = ((count > 0) | (tmax > threshold)).any(axis=1)

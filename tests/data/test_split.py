@@ -169,3 +169,24 @@ def test_the_recorded_split_holds_when_the_store_grows():
     near = (first_train - new) <= np.timedelta64(7, "D")
     assert (got[~old][near] == BUFFER).all() and near.sum() >= 1
     assert (got[~old][~near] == UNSEEN).all()
+
+
+def test_the_leak_prone_alternatives_do_what_they_say():
+    """UTC days and shuffled days exist to measure a leak (tests/data/test_leak.py): UTC cuts
+    a GOES-West afternoon in two; shuffled scatters roles over the period (seeded); the
+    record says which clock counted the days, so that evaluate counts them the same way."""
+    t = table(6, per_day=8, lon=-120.0)  # 3-hourly: 00, 03 UTC are the previous solar day
+    utc = split_days(t, SplitSettings(0.2, 0.2, clock="utc"))
+    solar = split_days(t, SplitSettings(0.2, 0.2))
+    assert str(utc.days[0]) == "2021-03-01" and str(solar.days[0]) == "2021-02-28"
+    assert utc.record()["clock"] == "utc" and solar.record()["clock"] == "solar"
+    days = _days(100)
+    shuffled = assign_roles(days, SplitSettings(0.1, 0.1, order="shuffled", seed=3))
+    assert (shuffled == VAL).sum() == (shuffled == TEST).sum() == 10
+    test_days = np.flatnonzero(shuffled == TEST)
+    assert np.diff(test_days).max() > 1 and test_days.max() - test_days.min() > 50  # scattered
+    again = assign_roles(days, SplitSettings(0.1, 0.1, order="shuffled", seed=3))
+    other = assign_roles(days, SplitSettings(0.1, 0.1, order="shuffled", seed=4))
+    assert np.array_equal(shuffled, again) and not np.array_equal(shuffled, other)
+    buffered = assign_roles(days, SplitSettings(0.1, 0.1, 1, 2, order="shuffled", seed=3))
+    assert (buffered == BUFFER).sum() > 0  # the buffer still applies to shuffled days

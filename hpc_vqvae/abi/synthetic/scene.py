@@ -12,7 +12,8 @@ visible reflectance factors, so that a model can learn IR -> visible from them:
   night; ice clouds absorb at 1.6 and 2.2 um; only high clouds show at 1.37 um.
 
 Fields are made on the 1 km grid; 0.5 km bands get sub-pixel texture, 2 km bands are block
-means. Geography (land/sea) is fixed in lon/lat; clouds are new for every scan's seed.
+means. Geography (land/sea) is fixed in lon/lat; clouds are new for every scan's seed, or
+those of persistent weather systems (weather.py).
 """
 
 from __future__ import annotations
@@ -80,7 +81,16 @@ def land_fraction(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 class Scene:
     """The physical state of one scan on a 1 km grid, and what each band sees of it."""
 
-    def __init__(self, lon: np.ndarray, lat: np.ndarray, sza: np.ndarray, rng: np.random.Generator):
+    def __init__(
+        self,
+        lon: np.ndarray,
+        lat: np.ndarray,
+        sza: np.ndarray,
+        rng: np.random.Generator,
+        clouds: tuple[np.ndarray, np.ndarray] | None = None,
+    ):
+        """``clouds``: (optical thickness, top height km) of persistent weather (weather.py);
+        None draws fresh clouds from ``rng``."""
         shape = lon.shape
         self.valid = np.isfinite(lon)
         lon, lat = np.nan_to_num(lon), np.nan_to_num(lat)
@@ -94,11 +104,15 @@ class Scene:
         self.t_sfc += 0.6 * coarse_noise(rng, shape, 6.0)
         self.wv = 2.2 - 1.2 * self.land  # clear-sky water-vapour cooling of the window (K)
 
-        cover = coarse_noise(rng, shape, 35.0) + 0.35 * smooth_noise(rng, shape, 6.0)
-        threshold = rng.uniform(-0.2, 0.9)  # scenes range from overcast to mostly clear
         texture = np.exp(0.35 * smooth_noise(rng, shape, 2.0))
-        self.tau = np.clip(18.0 * (cover - threshold), 0.0, 80.0) * texture
-        height = 1.0 + 13.0 / (1.0 + np.exp(-1.6 * coarse_noise(rng, shape, 60.0) - 0.4))
+        if clouds is None:
+            cover = coarse_noise(rng, shape, 35.0) + 0.35 * smooth_noise(rng, shape, 6.0)
+            threshold = rng.uniform(-0.2, 0.9)  # scenes range from overcast to mostly clear
+            self.tau = np.clip(18.0 * (cover - threshold), 0.0, 80.0) * texture
+            height = 1.0 + 13.0 / (1.0 + np.exp(-1.6 * coarse_noise(rng, shape, 60.0) - 0.4))
+        else:
+            tau, height = clouds
+            self.tau = tau * texture
         self.t_top = np.maximum(self.t_sfc - 6.5 * height, 195.0)
         self.ice = (self.t_top < 253.0).astype(np.float32)
         self.emissivity = 1.0 - np.exp(-0.5 * self.tau)

@@ -70,6 +70,12 @@ def _home_index(sector: str) -> tuple[int, int]:
     return col, row
 
 
+def home_frame(sector: str) -> ScanFrame:
+    """The sector at its home position (the time is not used)."""
+    col, row = _home_index(sector)
+    return ScanFrame(sector, datetime(2000, 1, 1), col, row, SECTOR_SHAPE_2KM[sector])
+
+
 def frame_for(sector: str, start: datetime, seed: int) -> ScanFrame:
     """Mesoscale sectors move: each scan lies up to ~80 px (2 km) from home, drifting by day
     and jittering by scan, deterministically for the seed. F and C do not move."""
