@@ -55,9 +55,11 @@ class DataConfig(BaseModel):
     split_blocks: int = Field(8, ge=1)  # contiguous train/val/test runs over the period
     # training (and validation) days within this many days of a scored day are dropped
     buffer_days: int = Field(1, ge=0)
-    # how days are counted and laid out; utc and shuffled leak weather between the roles and
-    # exist to measure that leak (tests/data/test_leak.py): keep solar and blocks
+    # what counts as a day: solar (local midnight, in the dark) or utc, which cuts a daylit
+    # GOES-West afternoon in two and leaks; utc exists to measure that leak (test_leak.py)
     day_clock: Literal["solar", "utc"] = "solar"
+    # blocks (contiguous runs) or shuffled (each day's role at random, seeded: neighbouring
+    # days share weather, so it leaks; it exists to measure that leak, test_leak.py)
     day_order: Literal["blocks", "shuffled"] = "blocks"
     # leave out scans whose input bands' files report a warm focal plane (GOES-17's cooling
     # anomaly degraded C13/C14 on nights around the equinoxes of 2019-2022): not trained,
