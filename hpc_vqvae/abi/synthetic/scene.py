@@ -104,7 +104,8 @@ class Scene:
         self.t_sfc += 0.6 * coarse_noise(rng, shape, 6.0)
         self.wv = 2.2 - 1.2 * self.land  # clear-sky water-vapour cooling of the window (K)
 
-        texture = np.exp(0.35 * smooth_noise(rng, shape, 2.0))
+        # a system's brightness is its own (weather.py): only a little texture within it
+        texture = np.exp((0.35 if clouds is None else 0.1) * smooth_noise(rng, shape, 2.0))
         if clouds is None:
             cover = coarse_noise(rng, shape, 35.0) + 0.35 * smooth_noise(rng, shape, 6.0)
             threshold = rng.uniform(-0.2, 0.9)  # scenes range from overcast to mostly clear
@@ -113,7 +114,11 @@ class Scene:
         else:
             tau, height = clouds
             self.tau = tau * texture
-        self.t_top = np.maximum(self.t_sfc - 6.5 * height, 195.0)
+        # a cloud top has the temperature of the air at its height: one per persistent system
+        # (a standard atmosphere, 288 K at the ground), the local surface's less the lapse
+        # for fresh clouds
+        base = self.t_sfc if clouds is None else np.float32(288.0)
+        self.t_top = np.maximum(base - 6.5 * height, 195.0)
         self.ice = (self.t_top < 253.0).astype(np.float32)
         self.emissivity = 1.0 - np.exp(-0.5 * self.tau)
         self.albedo = self.tau / (self.tau + 7.7)

@@ -25,7 +25,7 @@ from datetime import datetime
 
 import numpy as np
 
-BIRTHS_PER_DAY = 0.8
+BIRTHS_PER_DAY = 0.5
 LIFE_DAYS = (3.0, 6.0)  # shorter than a 7-day buffer: a buffer that long separates systems
 WAVES = 6  # sinusoids of each system's texture, fixed in the system's own frame
 EPOCH = datetime(2000, 1, 1)
@@ -82,7 +82,7 @@ def _draw(rng: np.random.Generator, day: int, lon0: float, lat0: float) -> Syste
         v=rng.normal(0.0, 0.6),
         radius=rng.uniform(1.5, 3.5),
         top_km=rng.uniform(2.0, 13.0),
-        tau=float(np.exp(rng.uniform(np.log(4.0), np.log(60.0)))),
+        tau=float(np.exp(rng.uniform(np.log(8.0), np.log(200.0)))),
         waves=waves,
     )
 
@@ -123,6 +123,6 @@ class Weather:
             cover = s.cover(lon, lat, t).astype(np.float32)
             wins = cover > best
             best = np.where(wins, cover, best)
-            tau = np.where(wins, s.tau * np.clip((cover - 0.2) / 0.4, 0.0, 1.0), tau)
+            tau = np.where(wins, s.tau * np.clip((cover - 0.2) / 0.05, 0.0, 1.0), tau)
             top = np.where(wins, s.top_km, top)
         return tau, top
