@@ -5,7 +5,7 @@ Prints the parameters that differ between the runs and each metric's final and b
 as a table or JSON, and with ``--plot curves.png`` draws the metric curves over steps. Best
 is the lowest of a loss or an error (RMSE, MAE, LPIPS), the highest of SSIM, PSNR or
 throughput; perplexity, codebook usage and the rest describe a run rather than rank it, and
-have no best.
+have no best. Last, on stderr, where each experiment's runs are in MLflow's UI.
 """
 
 from __future__ import annotations
@@ -164,6 +164,10 @@ def _compare(args: argparse.Namespace) -> int:
     if args.plot:
         plot(runs, args.metrics, args.plot)
         print(f"curves written to {args.plot}", file=sys.stderr)
+    for exp_id, name in _experiments(client, args.experiment).items():
+        link = tracking.runs_link(client.tracking_uri, exp_id)
+        if link:  # on stderr, as the plot's line: stdout stays the table or the JSON
+            print(f"MLflow runs of {name}: {link}", file=sys.stderr)
     return 0
 
 

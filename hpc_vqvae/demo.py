@@ -24,9 +24,10 @@ from pathlib import Path
 
 from .cli import exit_code
 from .errors import UsageError
-from .tracking import DEFAULT_DB, SQLITE
+from .tracking import DEFAULT_DB, SQLITE, runs_link
 
 REPO = Path(__file__).resolve().parents[1]
+TINY = REPO / "configs" / "tiny.yaml"
 NIGHT_SCAN = "2020-06-04T08:00"  # around local midnight under the M1 sector
 SYNTH = "python -m hpc_vqvae.synth --archive {archive} --satellite G17 --sector M1 --every 4h"
 
@@ -53,7 +54,7 @@ STAGES = (
         "training, {ranks} local processes, ZeRO-2",
         "{run_dir}/generator/model.safetensors",
         [
-            "python -m hpc_vqvae.launch --config {repo}/configs/tiny.yaml --local "
+            "python -m hpc_vqvae.launch --config {tiny} --local "
             "--tasks-per-node {ranks} --run-dir {run_dir} --folder {out}/logs/submitit "
             "data.store={store} train.zero_stage=2 train.tracking_uri={tracking}{steps}"
         ],
@@ -114,7 +115,7 @@ def _demo(args: argparse.Namespace) -> int:
         "store": out / "abi.zarr",
         "run_dir": out / "runs" / "tiny",
         "tracking": f"{SQLITE}{out}/{DEFAULT_DB}",  # one database for the demo
-        "repo": REPO,
+        "tiny": TINY,
         "ranks": args.ranks,
         "steps": f" train.max_steps={args.max_steps}" if args.max_steps else "",
     }
@@ -133,19 +134,31 @@ def _demo(args: argparse.Namespace) -> int:
     except DemoError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    from .train.config import load_config  # here: it imports torch, seconds at the start
+
     tracking = fields["tracking"]
+    experiment = load_config(TINY).train.experiment
     print(
         f"\ndemo done in {time.monotonic() - t0:.0f} s. Look at:\n"
         f"  quicklook (IR | synthetic visible)  {out / 'night.png'}\n"
         f"  the CF netCDF                       {out / 'night.nc'}\n"
         f"  scores by solar zenith              {out / 'evaluation.png'}\n"
-        f"  the MLflow UI                       mlflow ui --backend-store-uri {tracking}\n"
+        f"  the runs in the MLflow UI           {_runs_link(tracking, experiment)}\n"
         f"  the run in a table                  python -m hpc_vqvae.compare --experiment "
-        f"hpc-vqvae --tracking-uri {tracking}\n"
+        f"{experiment} --tracking-uri {tracking}\n"
         f"  metrics, checkpoints, samples       {fields['run_dir']}",
         flush=True,
     )
     return 0
+
+
+def _runs_link(uri: str, experiment: str) -> str:
+    """``tracking.runs_link`` for the demo's experiment (its database exists once training
+    has run): the ``mlflow ui`` command, and the page of the runs to open."""
+    from .tracking import client
+
+    exp = client(uri).get_experiment_by_name(experiment)
+    return runs_link(uri, exp.experiment_id) if exp else f"mlflow ui --backend-store-uri {uri}"
 
 
 if __name__ == "__main__":

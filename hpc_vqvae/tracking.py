@@ -14,13 +14,26 @@ The tracking URI, by one rule for every command (``resolve``), the first of:
 
 A reader (``predict``, ``evaluate``, ``compare``) never creates a SQLite database: MLflow would
 make an empty one, and a typo would then answer "no such run" instead of naming the file.
+
+What a user sees in MLflow's UI (3.17): ``#/experiments/ID`` opens the GenAI pages (Overview,
+traces, judges) for every experiment. The UI picks its view from its GenAI / Model training
+switch, ``workflowType``: the URL's ``?workflowType=`` first, else the browser's last choice
+(local storage), else GenAI. The experiment tag ``mlflow.experimentKind`` decides the view
+only where that switch is off (UIs from before it; the code path is still in 3.17's), and
+a fresh browser following a link has no last choice. So every command points at
+``#/experiments/ID/runs?workflowType=machine_learning`` (``runs_link``), which opens the runs
+table with the model-training sidebar in any browser, and the trainer still tags its
+experiment ``custom_model_development`` (``training_experiment``) for the UIs that read it.
+MLflow's own "View experiment at" line (the GenAI page) is switched off by ``quiet``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import shlex
 from pathlib import Path
+from urllib.parse import quote
 
 from .errors import UsageError
 
@@ -33,6 +46,13 @@ RUN_DIR_TAG = "hpc_vqvae.run_dir"
 # The generator's MLflow model in its run (``runs:/RUN_ID/generator``), and the name of the
 # export among that model's artifacts.
 MODEL_ARTIFACT = "generator"
+# MLflow's experiment-kind tag and the kind of an experiment of training runs (its UI's
+# ExperimentKind.CUSTOM_MODEL_DEVELOPMENT, "Machine learning" in its type selector).
+KIND_TAG = "mlflow.experimentKind"
+MODEL_TRAINING = "custom_model_development"
+# The runs table in the UI's model-training view, after ``#/experiments/ID/``.
+RUNS_VIEW = "runs?workflowType=machine_learning"
+UI_DEFAULT = "http://127.0.0.1:5000"  # where ``mlflow ui`` serves when given no host or port
 
 
 def resolve(
@@ -77,8 +97,48 @@ def client(uri: str | None):
 def quiet() -> None:
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+    # MLflow's "View experiment at .../#/experiments/ID" opens the GenAI pages: ``runs_link``
+    # is printed instead (set it to false to have MLflow's lines back)
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def training_experiment(client, name: str) -> str:
+    """The id of experiment ``name``, created if missing, and declared an experiment of
+    training runs (``KIND_TAG``) unless it declares a kind already: a kind a user chose in
+    the UI's selector, or set because the experiment holds GenAI traces too, is theirs to
+    keep. An experiment made before this tag existed gets it the first time a run of ours
+    reports to it."""
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        return client.create_experiment(name, tags={KIND_TAG: MODEL_TRAINING})
+    declare_training(client, exp)
+    return exp.experiment_id
+
+
+def declare_training(client, exp) -> None:
+    """``KIND_TAG`` on the MLflow ``Experiment`` ``exp`` if it has no kind (or an empty one,
+    which the UI shows as "None")."""
+    if not exp.tags.get(KIND_TAG):
+        client.set_experiment_tag(exp.experiment_id, KIND_TAG, MODEL_TRAINING)
+
+
+def runs_link(uri: str, experiment_id: str) -> str | None:
+    """Where to see an experiment's runs in MLflow's model-training view, in one line: the
+    page on a tracking server (``http(s)://``); for a database or folder, the ``mlflow ui``
+    command that serves it and the page to open then. None for Databricks, whose UI has
+    other addresses. A workspace other than the default (``$MLFLOW_WORKSPACE``) is named in
+    the page's query, as MLflow's own links do."""
+    if uri.startswith("databricks"):
+        return None
+    page = f"#/experiments/{experiment_id}/{RUNS_VIEW}"
+    workspace = os.environ.get("MLFLOW_WORKSPACE", "").strip()
+    if workspace and workspace != "default":
+        page += f"&workspace={quote(workspace, safe='')}"
+    if uri.startswith(("http://", "https://")):
+        return f"{uri.rstrip('/')}/{page}"
+    return f"mlflow ui --backend-store-uri {shlex.quote(uri)}, then open {UI_DEFAULT}/{page}"
 
 
 def logged_export(model_dir: Path) -> Path:

@@ -1,5 +1,5 @@
 """``python -m hpc_vqvae.compare`` on a real MLflow backend: each metric ranked its own way,
-and runs of several experiments side by side."""
+runs of several experiments side by side, and where each experiment's runs are in the UI."""
 
 import json
 import subprocess
@@ -45,8 +45,9 @@ def test_runs_of_two_experiments_side_by_side(tmp_path):
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     client = MlflowClient(tracking_uri=uri)
+    ids = {}
     for exp, lr in (("small", "1e-4"), ("large", "2e-4")):
-        exp_id = client.create_experiment(exp, artifact_location=str(tmp_path / exp))
+        exp_id = ids[exp] = client.create_experiment(exp, artifact_location=str(tmp_path / exp))
         run = client.create_run(exp_id, run_name=f"{exp}-run")
         client.log_param(run.info.run_id, "optim.base_lr", lr)
         metrics = [Metric(k, v, 0, s) for k, vs in HISTORY.items() for s, v in enumerate(vs)]
@@ -69,6 +70,11 @@ def test_runs_of_two_experiments_side_by_side(tmp_path):
             "val/codebook_usage": None,
         }
         assert run["metrics"]["val/rmse"]["final"] == 0.20
+    # last, on stderr, where each experiment's runs are in MLflow's UI
+    for exp, exp_id in ids.items():
+        page = f"http://127.0.0.1:5000/#/experiments/{exp_id}/runs?workflowType=machine_learning"
+        line = f"MLflow runs of {exp}: mlflow ui --backend-store-uri {uri}, then open {page}"
+        assert line in proc.stderr.splitlines()
     text = subprocess.run(cmd, capture_output=True, text=True, timeout=300).stdout
     assert "experiment" in text.splitlines()[0] and "val/rmse best (min)" in text
     assert "val/ssim best (max)" in text and "train/perplexity best" not in text

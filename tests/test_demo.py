@@ -51,7 +51,12 @@ def test_demo_end_to_end_then_reuse(mpiexec, tmp_path):
     assert "test split: 2 of the run's 2 recorded test days" in first.stdout  # 2020-06-03/04
     assert "least squares" in first.stdout and "95% intervals" in first.stdout
     assert "inverted IR" in first.stdout and (out / "evaluation.png").stat().st_size > 10_000
-    assert f"mlflow ui --backend-store-uri sqlite:///{out}/mlflow.db" in first.stdout
+    # where the run is in MLflow's UI: after training (launch), and at the end
+    page = f"#/experiments/{run.info.experiment_id}/runs?workflowType=machine_learning"
+    link = f"mlflow ui --backend-store-uri sqlite:///{out}/mlflow.db, then open "
+    link += f"http://127.0.0.1:5000/{page}"
+    assert f"  MLflow runs: {link}" in first.stdout.splitlines()
+    assert f"  the runs in the MLflow UI           {link}" in first.stdout.splitlines()
 
     again = _demo(out)
     assert again.returncode == 0, again.stderr[-3000:]

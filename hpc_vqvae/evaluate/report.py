@@ -174,24 +174,43 @@ def mlflow_metrics(report: dict) -> dict[str, float]:
     return out
 
 
-def plot(report: dict, path: Path) -> None:
-    import matplotlib
+NO_DATA = "no data"  # written in a solar-zenith bin without a scored pixel
+BAR = 0.27  # a bar's width; a bin's group of three spans 0.81 of the unit between bins
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def plot(report: dict, path: Path) -> None:
+    """``--plot``: the figure of ``figure`` as a PNG, tagged as ours (``outputs.check_plot``)."""
+    figure(report).savefig(path, dpi=90, metadata={"Software": outputs.PLOT_SOFTWARE})
+
+
+def figure(report: dict):
+    """SSIM and RMSE by solar zenith, a bar per predictor. The legend sits below the axes,
+    where no bar can be under it; a bin without a scored pixel says "no data", since an
+    empty place reads as a score too small to see. The title names the space of the scores,
+    and twilight's where it differs (as the table does). A matplotlib ``Figure`` without pyplot:
+    no global state, nothing to close, and a test can read its parts."""
+    from matplotlib.figure import Figure
 
     bins = list(report["by_sza"])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig = Figure(figsize=(10, 4.2), layout="constrained")
+    axes = fig.subplots(1, 2)
     for ax, key in zip(axes, ("ssim", "rmse"), strict=True):
         for i, (p, label) in enumerate(PREDICTORS.items()):
-            x = [j + (i - 1) * 0.27 for j in range(len(bins))]
+            x = [j + (i - 1) * BAR for j in range(len(bins))]
             values = [(report["by_sza"][b][p] or {}).get(key, float("nan")) for b in bins]
-            ax.bar(x, values, width=0.27, label=label)
+            ax.bar(x, values, width=BAR, label=label)
+        for j, b in enumerate(bins):
+            if all(report["by_sza"][b][p] is None for p in PREDICTORS):
+                ax.text(j, 0.5, NO_DATA, transform=ax.get_xaxis_transform(), ha="center",
+                        va="center", color="0.4", fontsize=8, style="italic")  # fmt: skip
         ax.set_xticks(range(len(bins)), bins)
+        ax.set_xlim(-0.6, len(bins) - 0.4)
         ax.set_xlabel("solar zenith (deg)")
         ax.set_title(key.upper())
-    axes[0].legend(fontsize=8)
-    fig.suptitle(f"{report['selection']} ({report['convention']['space']})", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90, metadata={"Software": outputs.PLOT_SOFTWARE})
-    plt.close(fig)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(labels), frameon=False)
+    conv = report["convention"]
+    twilight = conv.get("twilight_space", conv["space"])
+    other = "" if twilight == conv["space"] else f"; {TWILIGHT.split(' ')[1]} in {twilight}"
+    fig.suptitle(f"{report['selection']}\n{conv['space']}{other}", fontsize=9)
+    return fig

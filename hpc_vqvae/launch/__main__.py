@@ -109,11 +109,14 @@ def _launch(args: argparse.Namespace) -> int:
     print(f"  data     {data}")
     uri = for_training(run_dir, train_cfg.train.tracking_uri)
     print(f"  MLflow   experiment {train_cfg.train.experiment!r}, run {run_dir.name!r} at {uri}")
-    return _wait(job) if args.wait else 0
+    return _wait(job, uri) if args.wait else 0
 
 
-def _wait(job) -> int:
-    """Follow the job to its end; its result, or the remote error in one line."""
+def _wait(job, uri: str) -> int:
+    """Follow the job to its end; its result and where its runs are in MLflow's UI, or the
+    remote error in one line."""
+    from ..tracking import runs_link
+
     try:
         follow(job)
         results = job.results()
@@ -126,6 +129,9 @@ def _wait(job) -> int:
         f"job {job.job_id} {main_result['status']} at step {main_result['step']}: "
         f"MLflow run {main_result['run_id']}"
     )
+    link = main_result.get("experiment_id") and runs_link(uri, main_result["experiment_id"])
+    if link:
+        print(f"  MLflow runs: {link}")
     return 0 if main_result["status"] == "FINISHED" else 1
 
 

@@ -35,10 +35,11 @@ def train(
     overwrite: bool = False,
     register: str | None = None,
 ) -> dict:
-    """Train on every rank of the job; returns {"step", "status", "run_id", "requeue"}, where
-    ``requeue`` says that a SIGUSR2 stopped the run after a checkpoint, so it should go on.
-    A run dir that is not ours, or is being written by another job, is a UsageError. At the
-    end the generator is logged as the run's MLflow model, registered as ``register``."""
+    """Train on every rank of the job; returns {"step", "status", "run_id", "experiment_id",
+    "requeue"}, where ``requeue`` says that a SIGUSR2 stopped the run after a checkpoint, so
+    it should go on. A run dir that is not ours, or is being written by another job, is a
+    UsageError. At the end the generator is logged as the run's MLflow model, registered as
+    ``register``."""
     world = detect()
     device = setup(world)
     try:  # both refusals are decided by rank 0 and raised on every rank
@@ -133,7 +134,13 @@ def _train(
         report.close(status)
         stop.restore()
     barrier()  # leave together: a launcher may kill the job at the first exit
-    return {"step": state.step, "status": status, "run_id": state.mlflow_run_id, "requeue": requeue}
+    return {
+        "step": state.step,
+        "status": status,
+        "run_id": state.mlflow_run_id,
+        "experiment_id": report.tracker.experiment_id,  # rank 0's (None elsewhere)
+        "requeue": requeue,
+    }
 
 
 class StopFlag:

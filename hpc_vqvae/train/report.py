@@ -1,5 +1,6 @@
 """What a run tells its user: the start line, per-step metrics (averaged over ranks) to
-MLflow, ``metrics.jsonl`` and the console, validation with a sample grid, and the stop line.
+MLflow, ``metrics.jsonl`` and the console, validation with a sample grid, the stop line, and
+at the end where its runs are in MLflow's UI.
 Rank 0 reports; every rank takes part in the averaging, which is collective."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import torch
 
 from ..distributed import all_reduce_, broadcast_object
 from ..runs import layout
-from ..tracking import RUN_DIR_TAG
+from ..tracking import RUN_DIR_TAG, runs_link
 from ..world import World
 from .checkpoint import TrainState
 from .config import Config
@@ -127,7 +128,11 @@ class Reporter:
         (self.run_dir / layout.RESOURCES.format(rank=rank)).write_text(json.dumps(info))
 
     def close(self, status: str) -> None:
+        """Ends the MLflow run, then says where its runs are in the UI (``tracking.runs_link``)."""
         self.tracker.close(status)
+        link = self.tracker.experiment_id and runs_link(self.uri, self.tracker.experiment_id)
+        if link:
+            self._say(f"MLflow runs: {link}")
 
     def _say(self, line: str) -> None:
         if self.main:

@@ -53,7 +53,8 @@ def run_tags(launcher: str) -> dict[str, str]:
 
 
 class Tracker:
-    """One MLflow run (new, or resumed by id). Only rank 0 makes one; elsewhere use NullTracker."""
+    """One MLflow run (new, or resumed by id) in an experiment declared one of training runs
+    (``tracking.training_experiment``). Only rank 0 makes one; elsewhere use NullTracker."""
 
     def __init__(
         self,
@@ -70,9 +71,8 @@ class Tracker:
         self.client = tracking.client(uri)  # one try per call: our thread retries
         self.uri = uri
         if run_id is None:
-            exp = self.client.get_experiment_by_name(experiment)
-            exp_id = exp.experiment_id if exp else self.client.create_experiment(experiment)
-            run = self.client.create_run(exp_id, run_name=run_name)
+            self.experiment_id = tracking.training_experiment(self.client, experiment)
+            run = self.client.create_run(self.experiment_id, run_name=run_name)
             self.run_id = run.info.run_id
             items = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]
             for i in range(0, len(items), 100):
@@ -80,6 +80,8 @@ class Tracker:
         else:
             self.run_id = run_id
             self.client.update_run(run_id, status="RUNNING")
+            self.experiment_id = self.client.get_run(run_id).info.experiment_id
+            tracking.declare_training(self.client, self.client.get_experiment(self.experiment_id))
         self.client.log_batch(
             self.run_id, tags=[RunTag(k, str(v)) for k, v in (tags or {}).items()]
         )
@@ -199,6 +201,7 @@ class NullTracker:
     """What ranks other than 0 hold: the same calls, doing nothing."""
 
     run_id = None
+    experiment_id = None
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         pass

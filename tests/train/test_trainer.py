@@ -87,6 +87,9 @@ def test_zero_stages_on_two_ranks(
         assert not torch.equal(weight, weight.bfloat16().float())
     client = MlflowClient(tracking_uri=mlflow_server)
     exp = client.get_experiment_by_name(EXPERIMENT)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+    page = f"#/experiments/{exp.experiment_id}/runs?workflowType=machine_learning"
+    assert f"MLflow runs: {mlflow_server}/{page}\n" in proc.stdout  # at the end
     runs = [r for r in client.search_runs([exp.experiment_id]) if r.info.run_name == run_dir.name]
     assert len(runs) == 1, "exactly one MLflow run for a 2-rank job"
     run = runs[0]
