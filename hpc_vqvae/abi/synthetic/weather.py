@@ -73,6 +73,7 @@ def _draw(rng: np.random.Generator, day: int, lon0: float, lat0: float) -> Syste
     waves = np.stack(
         [k * np.cos(angle), k * np.sin(angle), phase, 0.5 * amp / amp.sum()], axis=1
     ).astype(np.float32)
+    albedo = rng.uniform(0.45, 0.95)  # of the core: tau 6-146, opaque to the IR throughout
     return System(
         born=day + rng.uniform(0.0, 1.0),
         life=rng.uniform(*LIFE_DAYS),
@@ -82,7 +83,7 @@ def _draw(rng: np.random.Generator, day: int, lon0: float, lat0: float) -> Syste
         v=rng.normal(0.0, 0.6),
         radius=rng.uniform(1.5, 3.5),
         top_km=rng.uniform(2.0, 13.0),
-        tau=float(np.exp(rng.uniform(np.log(8.0), np.log(200.0)))),
+        tau=float(7.7 * albedo / (1.0 - albedo)),  # two-stream: albedo tau / (tau + 7.7)
         waves=waves,
     )
 
