@@ -34,7 +34,8 @@ from . import shards
 from .cf import RangeLayout, scan_dataset
 from .checkpoint import resolve_checkpoint
 from .flags import model_flags
-from .quicklook import is_quicklook, quicklook
+from .maplines import Frame
+from .quicklook import Scene, ir_band, is_quicklook, quicklook
 from .sources import find_scan, iso, parse_end, parse_time, read_scan, select_scans
 from .writers import is_prediction, replace_with, scan_writer, write_atomic, zarr_to_netcdf
 
@@ -52,7 +53,15 @@ def run_scan(args: argparse.Namespace) -> None:
     write_atomic(args.output, scan_writer(ds, args.output.suffix == ".zarr"), args.overwrite)
     print(f"wrote {args.output} ({ds.sizes['y']}x{ds.sizes['x']}, scan {ds.attrs['scan_start']})")
     if args.png:
-        quicklook(args.png, bt[0], rgb, _real_visible(model, files, sza))
+        band = ir_band(model.input_bands)
+        scene = Scene(
+            scan.attrs["platform"],
+            scan.attrs["sector"],
+            np.datetime64(scan.attrs["start_time"]),
+            Frame(scan.x, scan.y, scan.projection),
+        )
+        real = _real_visible(model, files, sza)
+        quicklook(args.png, scene, scan.bands[band], band, rgb, real)
         print(f"quicklook {args.png}")
 
 
