@@ -124,7 +124,7 @@ def test_training_launch_compare_and_predict_commands(readme_store, sample_dir, 
     for cmd in predict:
         proc = _bash(local(cmd), tmp_path, env)
         assert proc.returncode == 0, f"{cmd}\n{proc.stderr[-3000:]}"
-    for out in ("night.nc", "night.png", "night.zarr", "night-run.zarr"):
+    for out in ("night.nc", "night.png", "night.zarr", "night.mp4", "night-run.zarr"):
         assert (tmp_path / out).exists(), out
     proc = _bash(local(evaluating[0]), tmp_path, env)
     assert proc.returncode == 0, f"{evaluating[0]}\n{proc.stderr[-3000:]}"

@@ -53,6 +53,28 @@ def fixed_grid_lonlat(
     return lon, lat
 
 
+def lonlat_to_fixed_grid(
+    lon: np.ndarray, lat: np.ndarray, proj: FixedGridProjection
+) -> tuple[np.ndarray, np.ndarray]:
+    """Longitude/latitude (deg) -> scan angles (x, y) in radians, NaN where the satellite
+    cannot see the point (beyond the limb): PUG vol. 3, 5.1.2.8.2, the inverse of
+    ``fixed_grid_lonlat``. What puts map lines (coasts, borders) on a scan's own grid."""
+    r_eq, r_pol = proj.semi_major_axis, proj.semi_minor_axis
+    h = proj.perspective_point_height + proj.semi_major_axis
+    lat_r = np.radians(np.asarray(lat, dtype=np.float64))
+    dlon = np.radians(np.asarray(lon, dtype=np.float64) - proj.longitude_of_projection_origin)
+    phi_c = np.arctan((r_pol / r_eq) ** 2 * np.tan(lat_r))  # geocentric latitude
+    e2 = 1.0 - (r_pol / r_eq) ** 2
+    r_c = r_pol / np.sqrt(1.0 - e2 * np.cos(phi_c) ** 2)
+    s_x = h - r_c * np.cos(phi_c) * np.cos(dlon)
+    s_y = -r_c * np.cos(phi_c) * np.sin(dlon)
+    s_z = r_c * np.sin(phi_c)
+    hidden = h * (h - s_x) < s_y**2 + (r_eq / r_pol) ** 2 * s_z**2
+    x = np.arcsin(-s_y / np.sqrt(s_x**2 + s_y**2 + s_z**2))
+    y = np.arctan(s_z / s_x)
+    return np.where(hidden, np.nan, x), np.where(hidden, np.nan, y)
+
+
 def fixed_grid_sun_zenith(
     x: np.ndarray, y: np.ndarray, t: datetime | np.datetime64, proj: FixedGridProjection
 ) -> np.ndarray:

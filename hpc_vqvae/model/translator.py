@@ -30,31 +30,58 @@ def tile_origins(size: int, tile: int, stride: int) -> list[int]:
     return starts if starts[-1] == size - tile else [*starts, size - tile]
 
 
+def tile_overlap(tile: int) -> int:
+    """Pixels by which neighbouring tiles overlap: a quarter of a tile."""
+    return tile // 4
+
+
+def tile_corners(size: int, tile: int) -> list[int]:
+    """Where ``translate_batch``'s tiles start along an axis of ``size`` pixels, in the scan's
+    own pixels: the scan is padded by the overlap on both sides, so the first tile starts at
+    ``-overlap`` and the scan's edge pixels lie as deep inside a tile as any interior pixel."""
+    overlap = tile_overlap(tile)
+    padded = max(size + 2 * overlap, tile)
+    return [o - overlap for o in tile_origins(padded, tile, tile - overlap)]
+
+
 def blend_window(tile: int, overlap: int) -> np.ndarray:
-    """(tile, tile) weights that ramp up over ``overlap`` pixels at each edge: overlapping
-    tiles fade into each other, and the weights of a pixel's tiles sum to more than zero."""
-    ramp = np.minimum(1.0, (np.arange(tile) + 0.5) / max(overlap, 1))
+    """(tile, tile) weights: zero over the outer quarter of the overlap at each edge (where a
+    tile's convolutions read its zero padding, not the scene), then a ramp to one across the
+    rest of it, so that overlapping tiles fade into each other from their clean pixels."""
+    margin = overlap // 4
+    ramp = np.clip((np.arange(tile) - margin + 0.5) / max(overlap - margin, 1), 0.0, 1.0)
     edge = np.minimum(ramp, ramp[::-1]).astype(np.float32)
     return edge[:, None] * edge[None, :]
+
+
+def _pad(x: torch.Tensor, before: int, after_h: int, after_w: int) -> torch.Tensor:
+    """The scan mirrored outwards (what is beyond an edge is most like what is inside it);
+    replicated instead where it is too small to mirror that far."""
+    pads = (before, after_w, before, after_h)
+    mode = "reflect" if max(pads) < min(x.shape[-2:]) else "replicate"
+    return F.pad(x, pads, mode=mode)
 
 
 @torch.no_grad()
 def translate_batch(model: Generator, ir: np.ndarray, tile: int, device: str = "cpu") -> np.ndarray:
     """(N, C, H, W) network input (``Transform.input``: scaled, NaN filled) -> (N, 3, H, W)
-    network output in [-1, 1], run on tiles of
-    the training crop size that overlap by a quarter and blend: GroupNorm's statistics are
-    those of a crop, as in training, not of a whole 500 x 500 scene (on which a model trained
-    on small crops comes out with its intensities shifted). A scan smaller than a tile is
-    reflect-padded to it and cropped back. On a GPU the network runs under bf16 autocast."""
+    network output in [-1, 1], run on tiles of the training crop size that overlap by a
+    quarter and blend: GroupNorm's statistics are those of a crop, as in training, not of a
+    whole 500 x 500 scene (on which a model trained on small crops comes out with its
+    intensities shifted). The scan is mirrored outwards by the overlap first, so that the
+    tiles at its edges are blended like interior ones: without it the edge pixels came from
+    the edge tiles' borders alone, where the network sees its zero padding. Where a model's
+    answer for a pixel depends on which crop it sees it in, tiles still show as soft squares
+    (the tiny demo model does so in smooth ~260 K regions): that is the model's, not the
+    blend's. On a GPU the network runs under bf16 autocast."""
     if not np.isfinite(ir).all():
         raise ValueError("translate_batch takes network input, NaN filled: see Transform.input")
     n, c, h, w = ir.shape
-    ph, pw = max(h, tile), max(w, tile)
-    x = torch.from_numpy(ir).float()
-    x = F.pad(x, (0, pw - w, 0, ph - h), mode="reflect") if (ph, pw) != (h, w) else x
-    overlap = tile // 4
-    ys, xs = tile_origins(ph, tile, tile - overlap), tile_origins(pw, tile, tile - overlap)
-    corners = [(i, y, x0) for i in range(n) for y in ys for x0 in xs]
+    overlap = tile_overlap(tile)
+    ys, xs = tile_corners(h, tile), tile_corners(w, tile)
+    ph, pw = ys[-1] + tile + overlap, xs[-1] + tile + overlap  # padded size
+    x = _pad(torch.from_numpy(ir).float(), overlap, ph - h - overlap, pw - w - overlap)
+    corners = [(i, y + overlap, x0 + overlap) for i in range(n) for y in ys for x0 in xs]
     weight = torch.from_numpy(blend_window(tile, overlap))
     out = torch.zeros(n, model.cfg.out_channels, ph, pw)
     total = torch.zeros(n, 1, ph, pw)
@@ -67,7 +94,7 @@ def translate_batch(model: Generator, ir: np.ndarray, tile: int, device: str = "
         for (i, y, x0), r in zip(part, rec, strict=True):
             out[i, :, y : y + tile, x0 : x0 + tile] += r
             total[i, :, y : y + tile, x0 : x0 + tile] += weight
-    return (out / total)[:, :, :h, :w].numpy()
+    return (out / total)[:, :, overlap : overlap + h, overlap : overlap + w].numpy()
 
 
 @dataclass(frozen=True)

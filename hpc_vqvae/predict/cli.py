@@ -3,11 +3,13 @@
     python -m hpc_vqvae.predict --checkpoint RUN_DIR|RUN_ID|MODEL_URI --archive ROOT \\
         --time 2019-12-01T10:27 --output out.nc [--png quicklook.png] [--latlon]
     python -m hpc_vqvae.predict --checkpoint RUN_DIR|RUN_ID|MODEL_URI --store STORE.zarr \\
-        --start 2020-05-01T17:00 --end 2020-05-02T00:00 --output out.zarr [--batch-size 8]
+        --start 2020-05-01T17:00 --end 2020-05-02T00:00 --output out.zarr [--batch-size 8] \\
+        [--animation night.mp4|night.gif]
 
 One archive scan goes to CF-1.11 netCDF; every written scan of a preprocessed store in
 [start, end] goes, in batches, to one Zarr store with dims (time, y, x), or to CF netCDF
-(``out.nc``) streamed from it. Full 500 x 500 scans are padded to the model's multiple.
+(``out.nc``) streamed from it, and on request to an animation of its frames. Full 500 x 500
+scans are padded to the model's multiple.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from ..cli import default, exit_code
 from ..errors import UsageError
 from ..model.translator import Translator
 from ..world import detect, setup
-from . import shards
+from . import animation, shards
 from .cf import RangeLayout, scan_dataset
 from .checkpoint import resolve_checkpoint
 from .flags import model_flags
-from .quicklook import is_quicklook, quicklook
+from .maplines import Frame
+from .quicklook import Scene, ir_band, is_quicklook, quicklook
 from .sources import (
     find_scan,
     iso,
@@ -60,7 +63,15 @@ def run_scan(args: argparse.Namespace) -> None:
     write_atomic(args.output, scan_writer(ds, args.output.suffix == ".zarr"), args.overwrite)
     print(f"wrote {args.output} ({ds.sizes['y']}x{ds.sizes['x']}, scan {ds.attrs['scan_start']})")
     if args.png:
-        quicklook(args.png, bt[0], rgb, _real_visible(model, files, sza))
+        band = ir_band(model.input_bands)
+        scene = Scene(
+            scan.attrs["platform"],
+            scan.attrs["sector"],
+            np.datetime64(scan.attrs["start_time"]),
+            Frame(scan.x, scan.y, scan.projection),
+        )
+        real = _real_visible(model, files, sza)
+        quicklook(args.png, scene, scan.bands[band], band, rgb, real)
         print(f"quicklook {args.png}")
 
 
@@ -98,10 +109,13 @@ def run_range(args: argparse.Namespace) -> None:
     netcdf = args.output.suffix == ".nc"
     partial = args.output.with_name(f".{args.output.name}.partial" + (".zarr" if netcdf else ""))
     lock = outputs.Lock(args.output, "--output")
+    frames = animation.frames_dir(args.animation) if args.animation else None
     error = None
     if D.rank() == 0:
         try:
             _start(args, lock, partial, model, scans, layout, request)
+            if frames is not None:
+                animation.start_frames(frames)
         except UsageError as err:
             lock.release()
             error = str(err)
@@ -111,8 +125,10 @@ def run_range(args: argparse.Namespace) -> None:
     try:
         t0 = time.perf_counter()
         shards.write_shards(model, scans, layout, partial, args.batch_size)
-        D.barrier()
         predicting = time.perf_counter() - t0
+        if frames is not None:  # each rank its own shards' frames, one at a time
+            animation.draw_shards(partial, scans, args.batch_size, frames, D.rank(), D.world_size())
+        D.barrier()
         if D.rank() == 0:
             shards.finish(partial)
             if netcdf:
@@ -125,6 +141,13 @@ def run_range(args: argparse.Namespace) -> None:
                 f"wrote {args.output} ({len(scans.index)} scan(s), {iso(scans.time[0])} .. "
                 f"{iso(scans.time[-1])}; {D.world_size()} rank(s), {predicting:.1f} s predicting)"
             )
+            if frames is not None:
+                n = len(scans.index)
+                replace_with(
+                    args.animation, animation.encoder(frames, n, args.animation.suffix.lower())
+                )
+                animation.remove_frames(frames)
+                print(animation.describe(args.animation, n))
         D.leave()
     except KeyboardInterrupt:
         if D.rank() == 0:
@@ -213,6 +236,11 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--overwrite", action="store_true", help="replace an earlier output of predict")
     p.add_argument("--png", type=Path, help="also write a quicklook PNG (one scan)")
+    p.add_argument(
+        "--animation",
+        type=Path,
+        help="with --store: also write the range as an animation, night.mp4 or night.gif",
+    )
     p.add_argument("--latlon", action="store_true", help="add lat/lon variables")
     return p
 
@@ -229,6 +257,13 @@ def _check_flags(args: argparse.Namespace) -> None:
     outputs.check_replaceable(args.output, "--output", args.overwrite, is_prediction)
     if args.png is not None:
         outputs.check_replaceable(args.png, "--png", args.overwrite, is_quicklook)
+    if args.animation is not None:
+        if args.store is None:
+            raise UsageError("--animation draws a range: use it with --store/--start/--end")
+        animation.check_path(args.animation)
+        outputs.check_replaceable(
+            args.animation, "--animation", args.overwrite, animation.is_animation
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ from hpc_vqvae.data import DataConfig, PatchDataset
 from hpc_vqvae.data.transform import INPUT_FILL
 from hpc_vqvae.evaluate.run import evaluate
 from hpc_vqvae.evaluate.scans import by_range
-from hpc_vqvae.model.translator import Translator, tile_origins
+from hpc_vqvae.model.translator import Translator, tile_corners
 from hpc_vqvae.model.vqgan import VQModel
 from hpc_vqvae.predict import main as predict
 from hpc_vqvae.predict.sources import parse_end, parse_time, select_scans
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.deepspeed]
 
 SCAN = "2020-05-01T20:00"  # a daytime scan of the trained fixture's store
 HOLE = (slice(250, 280), slice(250, 280))  # 30 x 30 pixels of missing C13
-CORNER = 240  # a tile origin of the model's tiling (32 px, stride 24) overlapping the hole
+CORNER = 232  # a tile origin of the model's tiling (32 px, stride 24, from -8) on the hole
 
 
 class NetworkCalls:
@@ -101,7 +101,7 @@ def test_dataset_predict_and_evaluate_feed_the_network_alike(trained, holed, tmp
     # the dataset's crop is predict's tile at that corner, input and output
     bt = np.stack([zarr.open_group(store, mode="r")[b][t] for b in model.input_bands])
     assert bt.shape[1] == bt.shape[2]
-    starts = tile_origins(bt.shape[1], p, p - p // 4)
+    starts = tile_corners(bt.shape[1], p)
     tile = starts.index(CORNER) * len(starts) + starts.index(CORNER)
     assert torch.equal(item["ir"], x_pred[tile])
     with torch.no_grad():

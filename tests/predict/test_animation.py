@@ -1,0 +1,118 @@
+"""``predict --store --animation``: the range as an mp4 or gif, read back with imageio (the
+library that wrote it): one frame per scan, in time order, the frame size promised, on one
+rank and on two (real mpiexec), and the same loop either way."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from hpc_vqvae.predict import animation
+from hpc_vqvae.predict.maplines import Frame
+from hpc_vqvae.predict.quicklook import Scene
+from hpc_vqvae.world import free_port
+from tests.helpers.training import train_env
+
+pytestmark = [pytest.mark.slow, pytest.mark.deepspeed]
+
+RANGE = ["--start", "2020-05-01", "--end", "2020-05-02", "--batch-size", "3"]  # 8 scans
+WIDTH, HEIGHT = animation.FRAME_PX
+
+
+def _cmd(trained, out: Path, movie: Path) -> list[str]:
+    args = ["--checkpoint", trained.run_dir, "--store", trained.store, *RANGE, "--output", out]
+    args += ["--animation", movie]
+    return [sys.executable, "-m", "hpc_vqvae.predict", *map(str, args)]
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess:
+    env = train_env(MASTER_PORT=str(free_port()))
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+
+
+def _frames(path: Path) -> np.ndarray:
+    import imageio.v3 as iio
+
+    plugin = "pillow" if path.suffix == ".gif" else "FFMPEG"
+    return np.stack([f[..., :3] for f in iio.imiter(path, plugin=plugin)])
+
+
+def _drawn(ds: xr.Dataset, k: int, folder: Path) -> np.ndarray:
+    """Frame ``k`` as drawn straight from the output store's scan ``k``."""
+    import imageio.v3 as iio
+
+    from hpc_vqvae.abi.projection import FixedGridProjection
+
+    proj = FixedGridProjection.from_attrs(ds["goes_imager_projection"].attrs)
+    scan = ds.isel(time=k)
+    frame = Frame(scan.fixed_grid_x.values, scan.fixed_grid_y.values, proj)
+    scene = Scene("G17", "M1", scan.time.values, frame)
+    path = folder / f"{k}.png"
+    animation.draw_frame(path, scene, np.stack([scan[c].values for c in "RGB"]))
+    return iio.imread(path)[..., :3]
+
+
+@pytest.fixture(scope="module")
+def one_rank(trained, tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("anim1")
+    out, gif, mp4 = root / "night.zarr", root / "night.gif", root / "night.mp4"
+    for movie in (gif, mp4):
+        proc = _run(_cmd(trained, out, movie) + (["--overwrite"] if out.exists() else []))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert f"animation {movie} (8 frame(s), {WIDTH}x{HEIGHT}" in proc.stdout
+    return {"out": out, "gif": gif, "mp4": mp4}
+
+
+@pytest.mark.parametrize("suffix", ["gif", "mp4"])
+def test_one_frame_per_scan_in_time_order(one_rank, suffix, tmp_path):
+    frames = _frames(one_rank[suffix])
+    assert frames.shape == (8, HEIGHT, WIDTH, 3)
+    assert animation.is_animation(one_rank[suffix])
+    leftovers = [p.name for p in one_rank["out"].parent.iterdir() if p.name.startswith(".")]
+    assert leftovers == [], "no frames folder or partial file left behind"
+    with xr.open_zarr(one_rank["out"]) as ds:
+        assert ds.sizes["time"] == 8
+        drawn = np.stack([_drawn(ds, k, tmp_path) for k in range(8)]).astype(np.float32)
+    # each frame is closest to the drawing of its own scan (lossy codecs: not equal)
+    distance = np.abs(frames[:, None].astype(np.float32) - drawn[None]).mean(axis=(2, 3, 4))
+    assert (distance.argmin(axis=1) == np.arange(8)).all(), distance.round(1)
+    others = np.where(np.eye(8, dtype=bool), np.inf, distance).min(axis=1)
+    assert (np.diag(distance) < others / 2).all(), distance.round(1)  # (noisy: 3-step model)
+
+
+@pytest.mark.mpi
+def test_two_ranks_make_the_loop_one_rank_makes(trained, one_rank, tmp_path, mpiexec):
+    out, gif = tmp_path / "night.zarr", tmp_path / "night.gif"
+    proc = _run([mpiexec, "-n", "2", *_cmd(trained, out, gif)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "2 rank(s)" in proc.stdout
+    # the same frames, in the same order: the ranks drew alternate shards of three scans
+    np.testing.assert_array_equal(_frames(gif), _frames(one_rank["gif"]))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["night.gif", "night.zarr"]
+
+
+def test_bad_animations_are_one_line(trained, one_rank, tmp_path, capsys, monkeypatch):
+    from hpc_vqvae.predict import main
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    out = tmp_path / "x.zarr"
+    base = ["--checkpoint", trained.run_dir, "--store", trained.store, *RANGE, "--output", out]
+    theirs = tmp_path / "holiday.mp4"
+    theirs.write_bytes(one_rank["mp4"].read_bytes()[:100])  # not a file predict wrote
+    scan = ["--checkpoint", trained.run_dir, "--archive", tmp_path, "--time", "2019-12-01T10:27"]
+    cases = {
+        "written as *.mp4 or *.gif": [*base, "--animation", tmp_path / "x.avi"],
+        "did not write": [*base, "--animation", theirs, "--overwrite"],
+        "pass --overwrite": [*base, "--animation", one_rank["gif"]],
+        "draws a range": [*scan, "--output", tmp_path / "x.nc", "--animation", "a.gif"],
+    }
+    for expected, argv in cases.items():
+        assert main([str(a) for a in argv]) == 2, expected
+        err = capsys.readouterr().err
+        assert expected in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists() and len(theirs.read_bytes()) == 100
