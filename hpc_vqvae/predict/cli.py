@@ -218,6 +218,7 @@ def parser() -> argparse.ArgumentParser:
         default=8,
         help="scans per forward pass (--store; default %(default)s)",
     )
+    blend.add_flags(p)
     p.add_argument(
         "--output",
         type=Path,
@@ -227,7 +228,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="replace an earlier output of predict")
     p.add_argument("--png", type=Path, help="also write a quicklook PNG (one scan)")
     p.add_argument("--latlon", action="store_true", help="add lat/lon variables")
-    blend.add_flags(p)
     return p
 
 
