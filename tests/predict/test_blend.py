@@ -70,7 +70,9 @@ def _check_blend(out: xr.Dataset, observed, synthetic, band) -> None:
     day3 = np.broadcast_to(day[..., None, :, :], rgb.shape)
     night3 = np.broadcast_to(night[..., None, :, :], rgb.shape)
     np.testing.assert_allclose(rgb[day3], observed[day3], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(rgb[night3], synthetic[night3], rtol=1e-5, atol=1e-6)
+    # last bits: a range's batches tile otherwise than one scan alone (measured: 1.5e-6 at
+    # one pixel in 3.5 million)
+    np.testing.assert_allclose(rgb[night3], synthetic[night3], rtol=1e-5, atol=1e-5)
     assert out.R.attrs["ancillary_variables"] == "synthetic_share"
     assert "observed by day" in out.R.attrs["long_name"]
     assert out.synthetic_share.attrs["units"] == "1"
