@@ -97,6 +97,8 @@ def blend_dataset(ds: xr.Dataset, observed: np.ndarray | None, band: tuple[float
         title="Visible imagery: observed by day, synthetic from infrared by night "
         "(partly AI-generated)",
         day_night_blend=f"solar zenith {lo}-{hi} deg, smoothstep; see {SHARE}",
+        source=ds.attrs["source"].replace("; not an observation", "")
+        + f"; where {SHARE} is below 1, mixed with the observed visible bands",
     )
     return out
 
