@@ -182,9 +182,16 @@ class RangeLayout:
     latlon: bool
     attrs: dict
     sun_normalised: bool
+    blend: tuple[float, float] | None = None  # --blend's solar zenith band (deg)
 
     @classmethod
-    def of(cls, model: Translator, scans: StoreRange, latlon: bool) -> RangeLayout:
+    def of(
+        cls,
+        model: Translator,
+        scans: StoreRange,
+        latlon: bool,
+        blend: tuple[float, float] | None = None,
+    ) -> RangeLayout:
         """One grid mapping serves the range: its scans must share a projection (a range
         across a handover to a satellite on another longitude is refused, in one line).
         It looks at every scan of the range: one rank decides, and broadcasts it."""
@@ -206,8 +213,18 @@ class RangeLayout:
             time_coverage_end=iso(scans.time[-1]),
         )
         shared = _one_grid(store.group, index)
+        if blend is not None:  # the observed visible, by day: the bands training took
+            try:  # its targets from
+                store.require_arrays(model.data_cfg.target_bands)
+            except UsageError as err:
+                raise UsageError(f"--blend shows the observed visible by day: {err}") from None
         return cls(
-            store.scan_projections(index[:1])[0], shared, latlon, attrs, model.sun_normalised
+            store.scan_projections(index[:1])[0],
+            shared,
+            latlon,
+            attrs,
+            model.sun_normalised,
+            blend,
         )
 
 

@@ -32,7 +32,7 @@ from ..cli import default, exit_code
 from ..errors import UsageError
 from ..model.translator import Translator
 from ..world import detect, setup
-from . import animation, shards
+from . import animation, blend, shards
 from .cf import RangeLayout, scan_dataset
 from .checkpoint import resolve_checkpoint
 from .flags import model_flags
@@ -60,6 +60,8 @@ def run_scan(args: argparse.Namespace) -> None:
     sza = scan.sun_zenith()
     rgb = model.reflectance(bt[None])[0]
     ds = scan_dataset(rgb, scan, sza, model, args.latlon)
+    if args.blend:
+        ds = blend.blend_dataset(ds, _observed(model, files, sza), blend.band_of(args))
     write_atomic(args.output, scan_writer(ds, args.output.suffix == ".zarr"), args.overwrite)
     print(f"wrote {args.output} ({ds.sizes['y']}x{ds.sizes['x']}, scan {ds.attrs['scan_start']})")
     if args.png:
@@ -85,6 +87,16 @@ def _real_visible(model: Translator, files: dict, sza: np.ndarray) -> np.ndarray
     return model.transform.target_reflectance(bands, sza)
 
 
+def _observed(model: Translator, files: dict, sza: np.ndarray) -> np.ndarray | None:
+    """--blend: the scan's own visible in the model's target convention, whatever the sun
+    (the blend decides where it is used); None where a band's file is missing."""
+    cfg = model.data_cfg
+    if not all(b in files for b in cfg.target_bands):
+        return None
+    bands = read_scan(files, cfg.target_bands, model.grid).bands
+    return model.transform.target_reflectance(bands, sza)
+
+
 def run_range(args: argparse.Namespace) -> None:
     """Every rank of the job (torchrun, srun, mpiexec, or one process) predicts its shards of
     the range into one partial Zarr store, which rank 0 then puts in place."""
@@ -102,9 +114,10 @@ def run_range(args: argparse.Namespace) -> None:
     if model.data_cfg.exclude_warm_focal_plane:
         bands = model.data_cfg.input_bands
         scans = scans.without(D.decided_by_rank_0(lambda: warm_scans(scans, bands)))
-    layout = D.decided_by_rank_0(lambda: RangeLayout.of(model, scans, args.latlon))
+    band = blend.band_of(args)
+    layout = D.decided_by_rank_0(lambda: RangeLayout.of(model, scans, args.latlon, band))
     request = shards.Request.of(
-        _identity(args.checkpoint, model), scans, args.batch_size, args.latlon
+        _identity(args.checkpoint, model), scans, args.batch_size, args.latlon, band
     )
     netcdf = args.output.suffix == ".nc"
     partial = args.output.with_name(f".{args.output.name}.partial" + (".zarr" if netcdf else ""))
@@ -228,6 +241,7 @@ def parser() -> argparse.ArgumentParser:
         default=8,
         help="scans per forward pass (--store; default %(default)s)",
     )
+    blend.add_flags(p)
     p.add_argument(
         "--output",
         type=Path,
@@ -252,6 +266,7 @@ def _check_flags(args: argparse.Namespace) -> None:
         raise UsageError("--archive takes --time (one scan), not --start/--end")
     if args.store is not None and (args.start is None or args.end is None or args.time):
         raise UsageError("--store takes --start and --end (a range), not --time")
+    blend.band_of(args)
     if args.archive is not None and detect().size > 1:
         raise UsageError("--archive predicts one scan, in one process: start it without a launcher")
     outputs.check_replaceable(args.output, "--output", args.overwrite, is_prediction)

@@ -24,8 +24,9 @@ from tqdm import tqdm
 from .. import distributed as D
 from ..model.translator import Translator
 from ..store.layout import TIME_ENCODING, consolidate
+from .blend import blend_dataset
 from .cf import RangeLayout, batch_dataset, coordinate_encoding
-from .sources import StoreRange, iso, read_batch
+from .sources import ScanBatch, StoreRange, iso, read_batch
 
 DONE = "predict_shards_done"  # shard marks; removed when the store is complete
 
@@ -41,9 +42,17 @@ class Request:
     scans: int
     batch_size: int
     latlon: bool
+    blend: list[float] | None = None  # --blend's band (a list: as the marks' JSON holds it)
 
     @classmethod
-    def of(cls, checkpoint: str, scans: StoreRange, batch_size: int, latlon: bool) -> Request:
+    def of(
+        cls,
+        checkpoint: str,
+        scans: StoreRange,
+        batch_size: int,
+        latlon: bool,
+        blend: tuple[float, float] | None = None,
+    ) -> Request:
         return cls(
             checkpoint,
             str(scans.store.path.resolve()),
@@ -52,6 +61,7 @@ class Request:
             len(scans.index),
             batch_size,
             latlon,
+            None if blend is None else list(blend),
         )
 
 
@@ -91,8 +101,8 @@ def write_template(
     """The full-length store with nothing predicted yet: the structure of the first scan's
     dataset (with a blank prediction), its time-dependent arrays stretched lazily to the range
     (only their metadata is written), the time axis and the shard marks written for real."""
-    first = read_batch(scans, slice(0, 1), model.input_bands)
-    probe = batch_dataset(first, np.zeros((1, 3, *first.sza.shape[1:]), "f4"), layout)
+    first = read_batch(scans, slice(0, 1), model.input_bands, _visible(model, layout))
+    probe = _dataset(model, first, np.zeros((1, 3, *first.sza.shape[1:]), "f4"), layout)
     n, data_vars, coords = len(scans.index), {}, {}
     for name, var in probe.variables.items():
         if name == "time":
@@ -168,8 +178,8 @@ def write_shards(
     )
     for i in mine:
         part = slice(i * batch_size, (i + 1) * batch_size)
-        batch = read_batch(scans, part, model.input_bands)
-        ds = batch_dataset(batch, model.reflectance(batch.bt), layout)
+        batch = read_batch(scans, part, model.input_bands, _visible(model, layout))
+        ds = _dataset(model, batch, model.reflectance(batch.bt), layout)
         timeless = [v for v in ds.variables if "time" not in ds[v].dims or v == "time"]
         region = {"time": slice(part.start, part.start + len(batch.time))}
         ds.drop_vars(timeless).to_zarr(path, region=region, consolidated=False)
@@ -177,6 +187,23 @@ def write_shards(
         bar.update(len(batch.time) * D.world_size())
     bar.close()
     return len(mine)
+
+
+def _visible(model: Translator, layout: RangeLayout) -> tuple[str, ...]:
+    """The store's visible bands a batch needs: those of the model's target, for --blend."""
+    return tuple(model.data_cfg.target_bands) if layout.blend else ()
+
+
+def _dataset(
+    model: Translator, batch: ScanBatch, rgb: np.ndarray, layout: RangeLayout
+) -> xr.Dataset:
+    """A batch's dataset: the synthetic, or with --blend its blend with the observed visible
+    (put in the model's target convention by the transform its training targets went through)."""
+    ds = batch_dataset(batch, rgb, layout)
+    if layout.blend is None:
+        return ds
+    observed = model.transform.target_reflectance(batch.visible, batch.sza, axis=1)
+    return blend_dataset(ds, observed, layout.blend)
 
 
 def finish(path: Path) -> None:

@@ -148,15 +148,21 @@ class ScanBatch:
     sza: np.ndarray  # (N, H, W) solar zenith (deg)
     x: np.ndarray  # (N, nx) scan angles (rad)
     y: np.ndarray  # (N, ny)
+    visible: dict[str, np.ndarray] | None = None  # (N, H, W) by band, read for --blend
 
 
-def read_batch(scans: StoreRange, part: slice, bands: list[str]) -> ScanBatch:
-    """Scans ``part`` of the range."""
-    arrays = scans.store.scans(scans.index[part], [*bands, SZA, FIXED_GRID_X, FIXED_GRID_Y])
+def read_batch(
+    scans: StoreRange, part: slice, bands: list[str], visible: tuple[str, ...] = ()
+) -> ScanBatch:
+    """Scans ``part`` of the range; with ``visible``, those bands of it too (the observed
+    visible that training took its targets from, which ``--blend`` shows by day)."""
+    names = [*bands, *visible, SZA, FIXED_GRID_X, FIXED_GRID_Y]
+    arrays = scans.store.scans(scans.index[part], names)
     return ScanBatch(
         time=scans.time[part],
         bt=np.stack([arrays[b] for b in bands], axis=1),
         sza=arrays[SZA],
         x=arrays[FIXED_GRID_X],
         y=arrays[FIXED_GRID_Y],
+        visible={b: arrays[b] for b in visible} if visible else None,
     )
