@@ -6,8 +6,13 @@ embedded default, with the same commands a user types, each printed before it ru
 3. ``python -m hpc_vqvae.launch --local`` with 2 processes: the tiny config, DeepSpeed ZeRO-2
    on CPU, MLflow in a local SQLite file;
 4. ``python -m hpc_vqvae.predict`` on one synthetic night scan, with a quicklook PNG;
-5. ``python -m hpc_vqvae.evaluate`` on the held-out test days: the model beside a
+5. ``predict`` on a night of the store as an animation, and on a dusk scan with ``--blend``
+   (observed visible by day, synthetic by night), with its quicklook;
+6. ``python -m hpc_vqvae.evaluate`` on the held-out test days: the model beside a
    least-squares and an inverted-IR baseline.
+
+``--pictures DIR`` then writes the README's pictures (the quicklook and the blended dusk,
+made smaller) into DIR: ``python -m hpc_vqvae.demo --pictures docs`` regenerates them.
 
 A second run reuses every stage whose output is complete.
 """
@@ -29,6 +34,10 @@ from .tracking import DEFAULT_DB, SQLITE, runs_link
 REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "tiny.yaml"
 NIGHT_SCAN = "2020-06-04T08:00"  # around local midnight under the M1 sector
+NIGHT_RANGE = ("2020-06-04T04:00", "2020-06-04T12:00")  # dusk to before dawn: 3 scans
+DUSK_SCAN = "2020-06-04T04:00"  # the terminator crosses the sector: solar zenith ~80-95 deg
+# The README's pictures (python -m hpc_vqvae.demo --pictures docs): demo output -> docs name
+PICTURES = {"night.png": "demo-quicklook.png", "dusk.png": "demo-dusk-blend.png"}
 SYNTH = "python -m hpc_vqvae.synth --archive {archive} --satellite G17 --sector M1 --every 4h"
 
 # The pipeline as a user types it: (title, what exists once the stage is done, commands).
@@ -69,6 +78,19 @@ STAGES = (
         ],
     ),
     (
+        f"the night {NIGHT_RANGE[0]} .. {NIGHT_RANGE[1]} as a loop, and the dusk scan {DUSK_SCAN} "
+        "observed by day and synthetic by night",
+        None,  # always runs
+        [
+            "python -m hpc_vqvae.predict --checkpoint {run_dir} --store {store} "
+            f"--start {NIGHT_RANGE[0]} --end {NIGHT_RANGE[1]} --output {{out}}/night.zarr "
+            "--animation {out}/night.mp4 --overwrite",
+            "python -m hpc_vqvae.predict --checkpoint {run_dir} --archive {archive} "
+            f"--time {DUSK_SCAN} --blend --output {{out}}/dusk.nc --png {{out}}/dusk.png "
+            "--overwrite",
+        ],
+    ),
+    (
         "scores on the held-out test days (synthetic data: a check of the pipeline)",
         None,  # always runs
         [
@@ -99,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dir", type=Path, default=Path("demo"), help="where everything goes")
     p.add_argument("--ranks", type=int, default=2, help="MPI ranks and training processes")
     p.add_argument("--max-steps", type=int, help="training steps (default: the tiny config's)")
+    p.add_argument("--pictures", type=Path, help="also write the README's pictures here (docs)")
     args = p.parse_args(argv)
     return exit_code(lambda: _demo(args))
 
@@ -141,6 +164,8 @@ def _demo(args: argparse.Namespace) -> int:
     print(
         f"\ndemo done in {time.monotonic() - t0:.0f} s. Look at:\n"
         f"  quicklook (IR | synthetic visible)  {out / 'night.png'}\n"
+        f"  the night as a loop                 {out / 'night.mp4'}\n"
+        f"  dusk, observed by day + synthetic   {out / 'dusk.png'} ({out / 'dusk.nc'})\n"
         f"  the CF netCDF                       {out / 'night.nc'}\n"
         f"  scores by solar zenith              {out / 'evaluation.png'}\n"
         f"  the runs in the MLflow UI           {_runs_link(tracking, experiment)}\n"
@@ -149,7 +174,24 @@ def _demo(args: argparse.Namespace) -> int:
         f"  metrics, checkpoints, samples       {fields['run_dir']}",
         flush=True,
     )
+    if args.pictures is not None:
+        for path in pictures(out, args.pictures):
+            print(f"  README picture                      {path}")
     return 0
+
+
+def pictures(out: Path, folder: Path, width: int = 1000) -> list[Path]:
+    """The demo's quicklooks, made ``width`` px wide, as the README shows them."""
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, target in PICTURES.items():
+        with Image.open(out / name) as im:
+            small = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
+            small.convert("RGB").save(folder / target, optimize=True)
+        written.append(folder / target)
+    return written
 
 
 def _runs_link(uri: str, experiment: str) -> str:

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import imageio.v3 as iio
 import pytest
 import xarray as xr
 
@@ -47,6 +48,13 @@ def test_demo_end_to_end_then_reuse(mpiexec, tmp_path):
     ds = xr.open_dataset(out / "night.nc")
     assert float(ds.solar_zenith_angle.min()) > 90 and bool(ds.R.notnull().all())
     assert (out / "night.png").stat().st_size > 10_000
+    # the night as a loop (3 scans), and the dusk scan blended: observed by day, synthetic
+    # by night, the share of each in its own variable
+    frames = list(iio.imiter(out / "night.mp4", plugin="FFMPEG"))
+    assert len(frames) == 3 and (out / "dusk.png").stat().st_size > 10_000
+    dusk = xr.open_dataset(out / "dusk.nc")
+    share = dusk.synthetic_share.values
+    assert (share == 0).any() and (share == 1).any()  # the terminator crosses the sector
     # the evaluation table of the run, on the test days, beside both baselines
     assert "test split: 2 of the run's 2 recorded test days" in first.stdout  # 2020-06-03/04
     assert "least squares" in first.stdout and "95% intervals" in first.stdout

@@ -73,7 +73,11 @@ def run_scan(args: argparse.Namespace) -> None:
             Frame(scan.x, scan.y, scan.projection),
         )
         real = _real_visible(model, files, sza)
-        quicklook(args.png, scene, scan.bands[band], band, rgb, real)
+        shown, label = rgb, "visible, SYNTHETIC"
+        if args.blend:  # the product written: observed by day, synthetic by night
+            shown = np.stack([ds[c].values for c in ("R", "G", "B")])
+            label = "visible: observed by day, SYNTHETIC by night"
+        quicklook(args.png, scene, scan.bands[band], band, shown, real, label)
         print(f"quicklook {args.png}")
 
 

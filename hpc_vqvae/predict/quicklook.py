@@ -124,9 +124,17 @@ def draw_map(ax, frame: Frame, labels: bool = True) -> None:
     ax.set_ylim(ny - 0.5, -0.5)
 
 
-def figure(scene: Scene, ir: np.ndarray, band: str, rgb: np.ndarray, real: np.ndarray | None):
+def figure(
+    scene: Scene,
+    ir: np.ndarray,
+    band: str,
+    rgb: np.ndarray,
+    real: np.ndarray | None,
+    label: str = "visible, SYNTHETIC",
+):
     """The quicklook as a matplotlib Figure: IR (``band``, K) on the fixed scale with its
-    colour bar, the synthetic visible, and the real visible where there is one."""
+    colour bar, the synthetic visible (or, with ``label`` saying so, the day-night blend),
+    and the real visible where there is one."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -143,7 +151,7 @@ def figure(scene: Scene, ir: np.ndarray, band: str, rgb: np.ndarray, real: np.nd
     bar = fig.colorbar(im, cax=fig.add_subplot(grid[1, 0]), orientation="horizontal")
     bar.set_label(f"{band} brightness temperature (K)")
     axes[1].imshow(rgb_image(rgb))
-    axes[1].set_title("visible, SYNTHETIC", fontweight="bold")
+    axes[1].set_title(label, fontweight="bold")
     note = fig.add_subplot(grid[1, 1])
     note.set_axis_off()
     note.text(0.5, 0.5, SYNTHETIC_NOTE, ha="center", va="center", fontsize=9)
@@ -162,10 +170,16 @@ def figure(scene: Scene, ir: np.ndarray, band: str, rgb: np.ndarray, real: np.nd
 
 
 def quicklook(
-    path: Path, scene: Scene, ir: np.ndarray, band: str, rgb: np.ndarray, real: np.ndarray | None
+    path: Path,
+    scene: Scene,
+    ir: np.ndarray,
+    band: str,
+    rgb: np.ndarray,
+    real: np.ndarray | None,
+    label: str = "visible, SYNTHETIC",
 ) -> None:
     import matplotlib.pyplot as plt
 
-    fig = figure(scene, ir, band, rgb, real)
+    fig = figure(scene, ir, band, rgb, real, label)
     fig.savefig(path, dpi=DPI, metadata={"Software": SOFTWARE})
     plt.close(fig)
