@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[1]
 TINY = REPO / "configs" / "tiny.yaml"
 NIGHT_SCAN = "2020-06-04T08:00"  # around local midnight under the M1 sector
 NIGHT_RANGE = ("2020-06-04T04:00", "2020-06-04T12:00")  # dusk to before dawn: 3 scans
-DUSK_SCAN = "2020-06-04T04:00"  # the terminator crosses the sector: solar zenith ~80-95 deg
+DUSK_SCAN = "2020-06-04T02:45"  # the terminator crosses the sector: solar zenith ~80-92 deg
 # The README's pictures (python -m hpc_vqvae.demo --pictures docs): demo output -> docs name
 PICTURES = {"night.png": "demo-quicklook.png", "dusk.png": "demo-dusk-blend.png"}
 SYNTH = "python -m hpc_vqvae.synth --archive {archive} --satellite G17 --sector M1 --every 4h"
@@ -49,6 +49,10 @@ STAGES = (
         [
             f"{SYNTH} --start 2019-06-01 --end 2019-06-04",
             f"{SYNTH} --start 2020-06-01 --end 2020-06-04",
+            # the dusk quarter hours, in a folder of their own (not in the store)
+            "python -m hpc_vqvae.synth --archive {out}/abi-dusk --satellite G17 --sector M1 "
+            f"--every 15min --hours {DUSK_SCAN[11:13]} --start {DUSK_SCAN[:10]} "
+            f"--end {DUSK_SCAN[:10]}",
         ],
     ),
     (
@@ -85,7 +89,7 @@ STAGES = (
             "python -m hpc_vqvae.predict --checkpoint {run_dir} --store {store} "
             f"--start {NIGHT_RANGE[0]} --end {NIGHT_RANGE[1]} --output {{out}}/night.zarr "
             "--animation {out}/night.mp4 --overwrite",
-            "python -m hpc_vqvae.predict --checkpoint {run_dir} --archive {archive} "
+            "python -m hpc_vqvae.predict --checkpoint {run_dir} --archive {out}/abi-dusk "
             f"--time {DUSK_SCAN} --blend --output {{out}}/dusk.nc --png {{out}}/dusk.png "
             "--overwrite",
         ],
@@ -180,7 +184,7 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def pictures(out: Path, folder: Path, width: int = 1000) -> list[Path]:
+def pictures(out: Path, folder: Path, width: int = 900) -> list[Path]:
     """The demo's quicklooks, made ``width`` px wide, as the README shows them."""
     from PIL import Image
 
@@ -189,7 +193,8 @@ def pictures(out: Path, folder: Path, width: int = 1000) -> list[Path]:
     for name, target in PICTURES.items():
         with Image.open(out / name) as im:
             small = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
-            small.convert("RGB").save(folder / target, optimize=True)
+            # a 256-colour palette: a third of the bytes, the same picture at this size
+            small.convert("RGB").quantize(256).save(folder / target, optimize=True)
         written.append(folder / target)
     return written
 

@@ -54,7 +54,7 @@ def test_demo_end_to_end_then_reuse(mpiexec, tmp_path):
     assert len(frames) == 3 and (out / "dusk.png").stat().st_size > 10_000
     dusk = xr.open_dataset(out / "dusk.nc")
     share = dusk.synthetic_share.values
-    assert (share == 0).any() and (share == 1).any()  # the terminator crosses the sector
+    assert share.min() < 0.5 < share.max()  # the terminator crosses the sector
     # the evaluation table of the run, on the test days, beside both baselines
     assert "test split: 2 of the run's 2 recorded test days" in first.stdout  # 2020-06-03/04
     assert "least squares" in first.stdout and "95% intervals" in first.stdout

@@ -37,6 +37,7 @@ NO_DATA = "#2b3a67"  # IR pixels without a value (off the disk, flagged)
 PANEL_IN = 5.0  # inches per panel
 DPI = 100
 SYNTHETIC_NOTE = "AI-generated from infrared: not an observation"
+BLEND_NOTE = "observed where the sun is up;\nAI-generated from infrared where it has set"
 
 
 @dataclass(frozen=True)
@@ -59,11 +60,11 @@ def time_stamp(t: np.datetime64) -> str:
     return np.datetime_as_string(np.datetime64(t, "s"), unit="s").replace("T", " ") + " UTC"
 
 
-def title(scene: Scene) -> str:
+def title(scene: Scene, visible: str = "SYNTHETIC (AI-generated from IR)") -> str:
     sector = SECTOR_NAMES.get(scene.sector, scene.sector)
     return (
         f"{satellite_name(scene.satellite)} ABI {sector}   {time_stamp(scene.time)}\n"
-        "visible: SYNTHETIC (AI-generated from IR)"
+        f"visible: {visible}"
     )
 
 
@@ -154,7 +155,9 @@ def figure(
     axes[1].set_title(label, fontweight="bold")
     note = fig.add_subplot(grid[1, 1])
     note.set_axis_off()
-    note.text(0.5, 0.5, SYNTHETIC_NOTE, ha="center", va="center", fontsize=9)
+    blended = label != "visible, SYNTHETIC"
+    text = BLEND_NOTE if blended else SYNTHETIC_NOTE
+    note.text(0.5, 0.5, text, ha="center", va="center", fontsize=9)
     if real is not None:
         axes[2].imshow(rgb_image(real))
         axes[2].set_title("visible, observed")
@@ -164,7 +167,8 @@ def figure(
         draw_map(ax, scene.frame)
         if i:  # latitudes once, on the left of the row
             ax.set_yticks([])
-    fig.suptitle(title(scene), fontsize=12)
+    fig.suptitle(title(scene, "observed by day, SYNTHETIC by night" if blended else
+                       "SYNTHETIC (AI-generated from IR)"), fontsize=12)  # fmt: skip
     fig.subplots_adjust(left=0.04, right=0.98, top=0.86, bottom=0.08)
     return fig
 
