@@ -104,16 +104,15 @@ class Scene:
         self.t_sfc += 0.6 * coarse_noise(rng, shape, 6.0)
         self.wv = 2.2 - 1.2 * self.land  # clear-sky water-vapour cooling of the window (K)
 
-        # a system's brightness is its own (weather.py): only a little texture within it
-        texture = np.exp((0.35 if clouds is None else 0.1) * smooth_noise(rng, shape, 2.0))
-        if clouds is None:
+        if clouds is None:  # the draws in their original order: fresh archives are unchanged
             cover = coarse_noise(rng, shape, 35.0) + 0.35 * smooth_noise(rng, shape, 6.0)
             threshold = rng.uniform(-0.2, 0.9)  # scenes range from overcast to mostly clear
+            texture = np.exp(0.35 * smooth_noise(rng, shape, 2.0))
             self.tau = np.clip(18.0 * (cover - threshold), 0.0, 80.0) * texture
             height = 1.0 + 13.0 / (1.0 + np.exp(-1.6 * coarse_noise(rng, shape, 60.0) - 0.4))
-        else:
+        else:  # a system's brightness is its own (weather.py): only a little texture within it
             tau, height = clouds
-            self.tau = tau * texture
+            self.tau = tau * np.exp(0.1 * smooth_noise(rng, shape, 2.0))
         # a cloud top has the temperature of the air at its height: one per persistent system
         # (a standard atmosphere, 288 K at the ground), the local surface's less the lapse
         # for fresh clouds
