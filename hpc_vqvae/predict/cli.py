@@ -73,22 +73,18 @@ def run_scan(args: argparse.Namespace) -> None:
             Frame(scan.x, scan.y, scan.projection),
         )
         real = _real_visible(model, files, sza)
-        shown, label = rgb, "visible, SYNTHETIC"
-        if args.blend:  # the product written: observed by day, synthetic by night
-            shown = np.stack([ds[c].values for c in ("R", "G", "B")])
-            label = "visible: observed by day, SYNTHETIC by night"
-        quicklook(args.png, scene, scan.bands[band], band, shown, real, label)
+        # with --blend, the product written: observed by day, synthetic by night
+        shown = np.stack([ds[c].values for c in ("R", "G", "B")]) if args.blend else rgb
+        quicklook(args.png, scene, scan.bands[band], band, shown, real, blended=args.blend)
         print(f"quicklook {args.png}")
 
 
 def _real_visible(model: Translator, files: dict, sza: np.ndarray) -> np.ndarray | None:
     """The scan's own RGB composite, by day and where the archive has its bands, in the
     model's convention (sun-normalised if it was trained so): like beside like."""
-    cfg = model.data_cfg
-    if not (np.nanmedian(sza) < cfg.target_sza_max and all(b in files for b in cfg.target_bands)):
+    if not np.nanmedian(sza) < model.data_cfg.target_sza_max:
         return None
-    bands = read_scan(files, cfg.target_bands, model.grid).bands
-    return model.transform.target_reflectance(bands, sza)
+    return _observed(model, files, sza)
 
 
 def _observed(model: Translator, files: dict, sza: np.ndarray) -> np.ndarray | None:

@@ -131,11 +131,11 @@ def figure(
     band: str,
     rgb: np.ndarray,
     real: np.ndarray | None,
-    label: str = "visible, SYNTHETIC",
+    blended: bool = False,
 ):
     """The quicklook as a matplotlib Figure: IR (``band``, K) on the fixed scale with its
-    colour bar, the synthetic visible (or, with ``label`` saying so, the day-night blend),
-    and the real visible where there is one."""
+    colour bar, the synthetic visible (``blended``: the day-night blend, labelled so), and
+    the real visible where there is one."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -152,10 +152,10 @@ def figure(
     bar = fig.colorbar(im, cax=fig.add_subplot(grid[1, 0]), orientation="horizontal")
     bar.set_label(f"{band} brightness temperature (K)")
     axes[1].imshow(rgb_image(rgb))
+    label = "visible: observed by day, SYNTHETIC by night" if blended else "visible, SYNTHETIC"
     axes[1].set_title(label, fontweight="bold")
     note = fig.add_subplot(grid[1, 1])
     note.set_axis_off()
-    blended = label != "visible, SYNTHETIC"
     text = BLEND_NOTE if blended else SYNTHETIC_NOTE
     note.text(0.5, 0.5, text, ha="center", va="center", fontsize=9)
     if real is not None:
@@ -173,17 +173,10 @@ def figure(
     return fig
 
 
-def quicklook(
-    path: Path,
-    scene: Scene,
-    ir: np.ndarray,
-    band: str,
-    rgb: np.ndarray,
-    real: np.ndarray | None,
-    label: str = "visible, SYNTHETIC",
-) -> None:
+def quicklook(path: Path, *args, **kwargs) -> None:
+    """``figure(*args, **kwargs)`` written to ``path``."""
     import matplotlib.pyplot as plt
 
-    fig = figure(scene, ir, band, rgb, real, label)
+    fig = figure(*args, **kwargs)
     fig.savefig(path, dpi=DPI, metadata={"Software": SOFTWARE})
     plt.close(fig)
