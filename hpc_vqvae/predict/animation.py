@@ -22,16 +22,7 @@ import zarr
 from ..errors import UsageError
 from ..store.layout import FIXED_GRID_X, FIXED_GRID_Y
 from .maplines import Frame
-from .quicklook import (
-    DPI,
-    SECTOR_NAMES,
-    SYNTHETIC_NOTE,
-    Scene,
-    draw_map,
-    rgb_image,
-    satellite_name,
-    time_stamp,
-)
+from .quicklook import DPI, Scene, draw_map, heading, note, rgb_image, time_stamp, visible_label
 from .shards import my_shards
 from .sources import StoreRange
 
@@ -92,9 +83,10 @@ def remove_frames(folder: Path) -> None:
     shutil.rmtree(folder)
 
 
-def draw_frame(path: Path, scene: Scene, rgb: np.ndarray) -> None:
-    """One frame: the synthetic panel with its map, the satellite and sector, the scan time
-    large, and what the imagery is. Every frame the same size in pixels (no tight box)."""
+def frame_figure(scene: Scene, rgb: np.ndarray, blended: bool = False):
+    """One frame as a Figure: the visible panel with its map, the satellite and sector, the
+    scan time large, and what the imagery is (``blended``: the day-night blend). Every frame
+    the same size in pixels (no tight box)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -106,11 +98,17 @@ def draw_frame(path: Path, scene: Scene, rgb: np.ndarray) -> None:
     ax.set_yticks([])
     ax.imshow(rgb_image(rgb))
     draw_map(ax, scene.frame)
-    sector = SECTOR_NAMES.get(scene.sector, scene.sector)
-    head = f"{satellite_name(scene.satellite)} ABI {sector}: visible, SYNTHETIC"
-    fig.text(0.5, 0.965, head, ha="center", va="center", fontsize=12, fontweight="bold")
+    head = f"{heading(scene)}: visible, {visible_label(blended)}"
+    fig.text(0.5, 0.965, head, ha="center", va="center", fontsize=11, fontweight="bold")
     fig.text(0.5, 0.925, time_stamp(scene.time), ha="center", va="center", fontsize=15)
-    fig.text(0.5, 0.008, SYNTHETIC_NOTE, ha="center", va="bottom", fontsize=8)
+    fig.text(0.5, 0.008, note(blended), ha="center", va="bottom", fontsize=8)
+    return fig
+
+
+def draw_frame(path: Path, scene: Scene, rgb: np.ndarray, blended: bool = False) -> None:
+    import matplotlib.pyplot as plt
+
+    fig = frame_figure(scene, rgb, blended)
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
 
@@ -122,9 +120,11 @@ def draw_shards(
     folder: Path,
     rank: int,
     world: int,
+    blended: bool = False,
 ) -> int:
     """This rank's frames: the scans of its round-robin shards (those it predicts, or did
-    before a resume), read back from the range's partial store one at a time."""
+    before a resume), read back from the range's partial store one at a time (``blended``:
+    the store holds the day-night blend, and the frames say so)."""
     group = zarr.open_group(partial, mode="r", use_consolidated=False)
     proj = _projection(group)
     sector = str(group.attrs.get("sector", ""))
@@ -137,7 +137,7 @@ def draw_shards(
             rgb = np.stack([group[c][k] for c in "RGB"])
             frame = Frame(group[FIXED_GRID_X][k], group[FIXED_GRID_Y][k], proj)
             scene = Scene(satellite, sector, scans.time[k], frame)
-            draw_frame(frame_path(folder, k), scene, rgb)
+            draw_frame(frame_path(folder, k), scene, rgb, blended)
             drawn += 1
     return drawn
 

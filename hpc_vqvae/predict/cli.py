@@ -140,7 +140,9 @@ def run_range(args: argparse.Namespace) -> None:
         shards.write_shards(model, scans, layout, partial, args.batch_size)
         predicting = time.perf_counter() - t0
         if frames is not None:  # each rank its own shards' frames, one at a time
-            animation.draw_shards(partial, scans, args.batch_size, frames, D.rank(), D.world_size())
+            animation.draw_shards(
+                partial, scans, args.batch_size, frames, D.rank(), D.world_size(), args.blend
+            )
         D.barrier()
         if D.rank() == 0:
             shards.finish(partial)

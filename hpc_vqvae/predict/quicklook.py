@@ -60,12 +60,22 @@ def time_stamp(t: np.datetime64) -> str:
     return np.datetime_as_string(np.datetime64(t, "s"), unit="s").replace("T", " ") + " UTC"
 
 
-def title(scene: Scene, visible: str = "SYNTHETIC (AI-generated from IR)") -> str:
-    sector = SECTOR_NAMES.get(scene.sector, scene.sector)
-    return (
-        f"{satellite_name(scene.satellite)} ABI {sector}   {time_stamp(scene.time)}\n"
-        f"visible: {visible}"
-    )
+def visible_label(blended: bool) -> str:
+    """What the visible imagery is: the plain prediction, or the day-night blend."""
+    return "observed by day, SYNTHETIC by night" if blended else "SYNTHETIC (AI-generated from IR)"
+
+
+def note(blended: bool) -> str:
+    return BLEND_NOTE if blended else SYNTHETIC_NOTE
+
+
+def heading(scene: Scene) -> str:
+    """GOES-17 ABI Mesoscale-1."""
+    return f"{satellite_name(scene.satellite)} ABI {SECTOR_NAMES.get(scene.sector, scene.sector)}"
+
+
+def title(scene: Scene, blended: bool = False) -> str:
+    return f"{heading(scene)}   {time_stamp(scene.time)}\nvisible: {visible_label(blended)}"
 
 
 def ir_band(bands: list[str]) -> str:
@@ -152,12 +162,10 @@ def figure(
     bar = fig.colorbar(im, cax=fig.add_subplot(grid[1, 0]), orientation="horizontal")
     bar.set_label(f"{band} brightness temperature (K)")
     axes[1].imshow(rgb_image(rgb))
-    label = "visible: observed by day, SYNTHETIC by night" if blended else "visible, SYNTHETIC"
-    axes[1].set_title(label, fontweight="bold")
-    note = fig.add_subplot(grid[1, 1])
-    note.set_axis_off()
-    text = BLEND_NOTE if blended else SYNTHETIC_NOTE
-    note.text(0.5, 0.5, text, ha="center", va="center", fontsize=9)
+    axes[1].set_title(f"visible: {visible_label(blended)}", fontweight="bold")
+    under = fig.add_subplot(grid[1, 1])
+    under.set_axis_off()
+    under.text(0.5, 0.5, note(blended), ha="center", va="center", fontsize=9)
     if real is not None:
         axes[2].imshow(rgb_image(real))
         axes[2].set_title("visible, observed")
@@ -167,8 +175,7 @@ def figure(
         draw_map(ax, scene.frame)
         if i:  # latitudes once, on the left of the row
             ax.set_yticks([])
-    fig.suptitle(title(scene, "observed by day, SYNTHETIC by night" if blended else
-                       "SYNTHETIC (AI-generated from IR)"), fontsize=12)  # fmt: skip
+    fig.suptitle(title(scene, blended), fontsize=12)
     fig.subplots_adjust(left=0.04, right=0.98, top=0.86, bottom=0.08)
     return fig
 

@@ -64,7 +64,30 @@ def test_title_names_satellite_sector_time_and_synthetic(night_figure):
     assert "2019-12-01 10:27:27 UTC" in text  # the scan's start, to the second
     assert "SYNTHETIC" in text
     titles = [ax.get_title() for ax in night_figure.axes if ax.get_title()]
-    assert titles == ["IR C13 (10.3 µm), observed", "visible, SYNTHETIC"]
+    assert titles == ["IR C13 (10.3 µm), observed", "visible: SYNTHETIC (AI-generated from IR)"]
+
+
+@pytest.mark.parametrize("blended", [False, True])
+def test_the_quicklook_and_an_animation_frame_say_the_same(night, blended):
+    """Both name the satellite, sector and what the visible is, from one place: a blended
+    range's frames must not call the observed daylight synthetic."""
+    import matplotlib.pyplot as plt
+
+    from hpc_vqvae.predict.animation import frame_figure
+
+    rgb = np.stack([night.bands[b] for b in ("C02", "C03", "C01")])
+    look = figure(_scene(night), night.bands["C13"], "C13", rgb, None, blended=blended)
+    frame = frame_figure(_scene(night), rgb, blended=blended)
+    head, stamp, under = (t.get_text() for t in frame.texts)
+    title = look._suptitle.get_text()
+    assert head.startswith("GOES-17 ABI Mesoscale-1") and title.startswith(head.split(":")[0])
+    assert stamp == "2019-12-01 10:27:27 UTC" and stamp in title
+    said = "observed by day, SYNTHETIC by night" if blended else "SYNTHETIC (AI-generated"
+    assert said in head and said in title and said in look.axes[1].get_title()
+    assert ("observed where the sun is up" in under) == blended
+    assert under in [t.get_text() for ax in look.axes for t in ax.texts]
+    plt.close(look)
+    plt.close(frame)
 
 
 def test_ir_on_the_fixed_scale_with_its_colour_bar(night_figure, night):

@@ -1,0 +1,140 @@
+"""A test that can see a leak: persistent synthetic weather (cloud systems that live 3-6 days,
+each with a core brightness its infrared cannot show) split by the package's own rule, and a
+memoriser trained on each split's training days and scored on its test days.
+
+The memoriser is a lookup table from a pixel's C13 brightness temperature (0.25 K bins) to the
+mean sun-normalised C02 of the training pixels that had it: a system's cloud top is one
+temperature, so the table learns each system it has seen, which is what an over-parametrised
+network does with its training scenes. On a system it has not seen it can only guess from the
+nearest temperature it knows. It stands in for the tiny VQGAN, which at a test's budget (500
+steps, ~10 CPU minutes for two runs) does not memorise even its own training days
+(benchmarks/leak.py: in-sample RMSE 0.0665 against 0.0640 held out), so it cannot show a leak.
+
+- The default rule (paper.yaml's: local solar days in blocks, 7 buffer days around scored
+  days; here two blocks of 40 days): no system of a training day is alive on a test day.
+  Without the buffer (paper.yaml's set to 0), the test days after a block's training days
+  share its systems, and the first test fails.
+- Leaky (UTC days, shuffled, no buffer): every test-day system was trained on, and the
+  memoriser's error on cloud cores drops to a fraction of the default split's (measured:
+  0.073 against 0.42; 0.19 with the default's blocks but no buffer).
+
+The local-solar-day rule matters only without a buffer: a 7-day buffer in UTC days is still
+more than 6.9 solar days, longer than any system lives. That one local afternoon is never cut
+in two is tested in test_split.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+import numpy as np
+import pytest
+
+from hpc_vqvae.abi.geometry import fixed_grid_lonlat, sun_zenith
+from hpc_vqvae.abi.projection import FixedGridProjection
+from hpc_vqvae.abi.synthetic.archive import _weather
+from hpc_vqvae.abi.synthetic.scene import Scene
+from hpc_vqvae.abi.synthetic.sectors import frame_for
+from hpc_vqvae.data.split import TEST, TRAIN, SplitSettings, assign_roles
+from hpc_vqvae.train.config import load_config
+from tests.helpers.real import REPO
+
+DAYS = 80  # two blocks of 40: each of training, validation, buffer and test days
+FIRST = datetime(2019, 6, 1)
+HOURS = (19, 21)  # UTC, around the sector's local noon
+STRIDE = 8  # every 8th pixel of the first 992 (coarse_noise wants a multiple of 8): systems
+# are hundreds of km across
+BIN_K = 0.25
+# paper.yaml's rule (buffer, day clock, order), on 80 days: two blocks, larger fractions
+DEFAULT = replace(
+    load_config(REPO / "configs/paper.yaml").data.split,
+    val_fraction=0.1,
+    test_fraction=0.2,
+    blocks=2,
+)
+NO_BUFFER = replace(DEFAULT, buffer_days=0)
+LEAKY = replace(NO_BUFFER, clock="utc", order="shuffled")
+
+
+class Weather:
+    """Per scan: C13 (K), sun-normalised C02, the cloud-core mask, and the systems alive."""
+
+    def __init__(self):
+        weather = _weather(0, "G17", "M1")
+        proj = FixedGridProjection.nominal("G17")
+        self.c13, self.vis, self.core, self.day, self.systems = [], [], [], [], []
+        for d in range(DAYS):
+            for h in HOURS:
+                when = FIRST + timedelta(days=d, hours=h)
+                x, y = frame_for("M1", when, 0).centres(2)
+                lon, lat = fixed_grid_lonlat(x[:992:STRIDE], y[:992:STRIDE], proj)
+                clouds = weather.clouds(lon, lat, when)
+                scene = Scene(
+                    lon, lat, sun_zenith(when, lon, lat), np.random.default_rng(d), clouds
+                )
+                self.c13.append(scene.brightness_temperature(13).ravel())
+                self.vis.append((scene.reflectance(2) / np.maximum(scene.mu0, 0.05)).ravel())
+                self.core.append((scene.tau > 8).ravel())
+                self.day.append(d)
+                alive = weather.alive(when)[1]
+                self.systems.append({(s.born, s.lon) for s in alive})
+        self.day = np.array(self.day)
+        self.days = np.datetime64(FIRST.date()) + np.arange(DAYS).astype("timedelta64[D]")
+
+    def scans(self, roles: np.ndarray, role: int) -> np.ndarray:
+        return np.flatnonzero(roles[self.day] == role)
+
+    def pixels(self, scans: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return tuple(np.concatenate([v[i] for i in scans]) for v in (self.c13, self.vis, self.core))
+
+
+@pytest.fixture(scope="module")
+def weather() -> Weather:
+    return Weather()
+
+
+def memorise(c13: np.ndarray, vis: np.ndarray):
+    """The lookup table: C13 bin -> mean visible; an unseen bin answers as its nearest seen one."""
+    keys, where = np.unique(np.round(c13 / BIN_K).astype(np.int64), return_inverse=True)
+    table = np.bincount(where, vis) / np.bincount(where)
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        k = np.round(x / BIN_K).astype(np.int64)
+        i = np.clip(np.searchsorted(keys, k), 1, len(keys) - 1)
+        nearest = np.where(np.abs(keys[i - 1] - k) <= np.abs(keys[i] - k), i - 1, i)
+        return table[nearest]
+
+    return predict
+
+
+def core_rmse(weather: Weather, s: SplitSettings) -> float:
+    """The memoriser's RMSE on the cloud cores of the split's test days."""
+    roles = assign_roles(weather.days, s)
+    predict = memorise(*weather.pixels(weather.scans(roles, TRAIN))[:2])
+    c13, vis, core = weather.pixels(weather.scans(roles, TEST))
+    return float(np.sqrt(np.mean((predict(c13[core]) - vis[core]) ** 2)))
+
+
+def shared_systems(weather: Weather, s: SplitSettings) -> float:
+    """Share of the test scans' systems that a training scan saw too."""
+    roles = assign_roles(weather.days, s)
+    seen = set().union(*(weather.systems[i] for i in weather.scans(roles, TRAIN)))
+    tested = set().union(*(weather.systems[i] for i in weather.scans(roles, TEST)))
+    assert tested, "the test days have weather"
+    return len(tested & seen) / len(tested)
+
+
+def test_the_default_split_shares_no_weather_between_training_and_test(weather):
+    assert shared_systems(weather, DEFAULT) == 0.0
+    assert shared_systems(weather, NO_BUFFER) > 0.0, "without the buffer a system spans both"
+    assert shared_systems(weather, LEAKY) > 0.5
+
+
+def test_a_memoriser_scores_better_on_a_leaky_splits_test_days(weather):
+    """The leak a referee fears, seen: the leaky split's test days flatter the memoriser."""
+    default, leaky = core_rmse(weather, DEFAULT), core_rmse(weather, LEAKY)
+    print(
+        f"\nmemoriser, cloud-core RMSE on the test days: default {default:.4f}, leaky {leaky:.4f}"
+    )
+    assert leaky < 0.5 * default, (default, leaky)
