@@ -13,18 +13,19 @@ import pytest
 
 from hpc_vqvae.abi.synthetic import DEFAULT_BANDS
 from tests.helpers.real import require_real, sample_files, samples_path
-from tests.helpers.stores import build_store, write_synthetic
+from tests.helpers.stores import build_store, preprocess_here, write_synthetic
+from tests.helpers.training import cores_per_worker, run_trainer, train_env
 from tests.s3_server import S3Server, S3Unavailable
 from tests.slurm_cluster import ClusterUnavailable, SlurmCluster
 
 # `make test` runs the suite on two pytest-xdist workers (--dist loadgroup). A test that needs
 # one of these session fixtures runs on the worker that holds it, so the Slurm cluster and the
-# trained tiny model are each brought up once; the first match wins. Every other test stays with
+# trained tiny models are each brought up once; the first match wins. Every other test stays with
 # the rest of its module, so that module fixtures are built once too.
-SHARED_FIXTURES = ("slurm", "trained")
+SHARED_FIXTURES = ("slurm", "trained", "learned")
 # The groups that take longest (README, "Slow tests") are handed out first, so that the two
 # workers finish together rather than one waiting on a long test started last.
-LONGEST_FIRST = ("slurm", "trained", "tests.model.test_learning", "tests.test_demo")
+LONGEST_FIRST = ("learned", "slurm", "trained", "tests.test_demo")
 
 
 def _group(item: pytest.Item) -> str:
@@ -114,6 +115,27 @@ def train_store(tmp_path_factory) -> Path:
     return build_store(
         tmp_path_factory.mktemp("trainstore"), "2020-05-01", "2020-05-02", 2, tuple(range(17, 24))
     )
+
+
+@dataclass(frozen=True)
+class Learned:
+    store: Path  # the demo's store
+    run_dir: Path
+
+
+@pytest.fixture(scope="session")
+def learned(tmp_path_factory) -> Learned:
+    """The tiny config trained as ``make demo`` trains it (one process, its full 500 steps) on
+    what the demo preprocesses: G17 M1, four days in each of 2019 and 2020, every 4 h. A few
+    minutes on 2 idle cores; for the tests whose claim is about a trained model."""
+    root = tmp_path_factory.mktemp("learned")
+    for first, last in (("2019-06-01", "2019-06-04"), ("2020-06-01", "2020-06-04")):
+        write_synthetic(root / "abi", first, last, 4)
+    store = preprocess_here(root / "abi", root / "store.zarr", "2019-2020")
+    overrides = [f"data.store={store}", "train.val_every=500", "train.log_every=100"]
+    env = train_env(OMP_NUM_THREADS=str(cores_per_worker()))  # one process: every core it has
+    run_trainer(1, "none", overrides, root / "run", env=env)
+    return Learned(store, root / "run")
 
 
 @pytest.fixture(scope="session")
