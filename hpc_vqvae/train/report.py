@@ -94,7 +94,7 @@ class Reporter:
             )
             grid = sample_grid(first_batch, self.run_dir / layout.SAMPLES, step)
             self.tracker.log_image(grid, "samples", step)
-            if "code_counts" in first_batch:  # the VQGAN's; the U-Net has no codebook
+            if "code_counts" in first_batch:  # validation counts codes where the model has them
                 counts = first_batch["code_counts"]
                 usage = usage_plot(counts, self.run_dir / layout.SAMPLES, step)
                 self.tracker.log_image(usage, "codebook_usage", step)

@@ -44,7 +44,7 @@ def generator_step(
     loss, log = loss_fn.generator(
         target=vis, rec=rec, qloss=qloss, logits_fake=logits_fake, probe=probe, step=step, mask=mask
     )
-    if "perplexity" in info:  # the VQGAN's codebook; the U-Net has none to report
+    if _unwrap(model).has_codebook:  # the VQGAN's; the U-Net has none to report
         log["train/perplexity"] = info["perplexity"]
         log["train/codebook_usage"] = info["usage"]
         log["train/dead_codes"] = info["dead_codes"]
