@@ -29,8 +29,14 @@ from .sources import StoreRange
 SUFFIXES = (".mp4", ".gif")
 SOFTWARE = "hpc-vqvae animation"  # the file's own mark (mp4 comment, gif comment block)
 FRAME_PX = (640, 704)  # width, height: multiples of 16, as H.264's macroblocks want
-FPS = 6
+FPS = 6  # frames per second of a long range
+MIN_LOOP_S = 2.0  # a short range plays slower, so that its loop can be read (3 scans: 1.5/s)
 MARK = ".hpc-vqvae-frames"  # the frames folder's mark: the only folder removed as ours
+
+
+def frame_rate(n_frames: int) -> float:
+    """Frames per second: FPS, or fewer for a range too short to last MIN_LOOP_S at FPS."""
+    return min(float(FPS), max(n_frames, 1) / MIN_LOOP_S)
 
 
 def check_path(path: Path) -> None:
@@ -170,13 +176,15 @@ def _encode(folder: Path, n_frames: int, path: Path, suffix: str) -> None:
 
     if suffix == ".gif":
         # GIF-PIL: imageio's streaming GIF writer; the comment goes in after
-        writer = imageio.get_writer(path, format="GIF-PIL", mode="I", duration=1.0 / FPS, loop=0)
+        writer = imageio.get_writer(
+            path, format="GIF-PIL", mode="I", duration=1.0 / frame_rate(n_frames), loop=0
+        )
     else:
         writer = imageio.get_writer(
             path,
             format="FFMPEG",
             mode="I",
-            fps=FPS,
+            fps=frame_rate(n_frames),
             codec="libx264",
             quality=8,
             pixelformat="yuv420p",  # what every player decodes
@@ -210,4 +218,5 @@ def _gif_comment(path: Path) -> None:
 
 
 def describe(path: Path, n_frames: int) -> str:
-    return f"animation {path} ({n_frames} frame(s), {FRAME_PX[0]}x{FRAME_PX[1]}, {FPS} frames/s)"
+    size = f"{FRAME_PX[0]}x{FRAME_PX[1]}"
+    return f"animation {path} ({n_frames} frame(s), {size}, {frame_rate(n_frames):g} frames/s)"

@@ -42,6 +42,15 @@ def _frames(path: Path) -> np.ndarray:
     return np.stack([f[..., :3] for f in iio.imiter(path, plugin=plugin)])
 
 
+def _frame_seconds(path: Path) -> float:
+    """How long each frame shows, as the file says."""
+    import imageio.v3 as iio
+
+    if path.suffix == ".gif":
+        return iio.immeta(path, index=0, plugin="pillow")["duration"] / 1000.0
+    return 1.0 / iio.immeta(path, plugin="FFMPEG")["fps"]
+
+
 def _drawn(ds: xr.Dataset, k: int, folder: Path) -> np.ndarray:
     """Frame ``k`` as drawn straight from the output store's scan ``k``."""
     import imageio.v3 as iio
@@ -72,6 +81,8 @@ def one_rank(trained, tmp_path_factory) -> dict[str, Path]:
 def test_one_frame_per_scan_in_time_order(one_rank, suffix, tmp_path):
     frames = _frames(one_rank[suffix])
     assert frames.shape == (8, HEIGHT, WIDTH, 3)
+    # 8 scans play at 4 frames/s, not 6: a short range's loop lasts 2 s
+    assert _frame_seconds(one_rank[suffix]) == pytest.approx(0.25, abs=0.005)
     assert animation.is_animation(one_rank[suffix])
     leftovers = [p.name for p in one_rank["out"].parent.iterdir() if p.name.startswith(".")]
     assert leftovers == [], "no frames folder or partial file left behind"
