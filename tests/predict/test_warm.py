@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import xarray as xr
 import zarr
 
@@ -17,6 +18,9 @@ from hpc_vqvae.abi.bands import band_number
 from hpc_vqvae.store import Store
 from hpc_vqvae.store import layout as L
 from tests.helpers.training import train_env
+
+# the trained fixture's trainer, then predict and evaluate processes: out of make test-fast
+pytestmark = [pytest.mark.slow, pytest.mark.deepspeed]
 
 RANGE = ["--start", "2020-05-01T17:00", "--end", "2020-05-02T00:00"]  # 18, 20 and 22 UTC
 
