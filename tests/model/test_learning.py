@@ -1,5 +1,5 @@
-"""The method learns: the tiny config, trained by the real trainer as ``make demo`` trains it
-(``conftest.learned``), beats both baselines of ``python -m hpc_vqvae.evaluate`` on the
+"""The method learns: the tiny config, trained by the real trainer on the demo's data for 300
+steps (``conftest.learned``), beats both baselines of ``python -m hpc_vqvae.evaluate`` on the
 held-out test days, in SSIM and RMSE on the reflectance scale. Run with -s to see the table."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 
 from tests.helpers.training import cores_per_worker, train_env
 
-# Its 500 steps are the point: a few minutes on 2 idle cores, but 15 with other jobs on them
-# (store, then 400 of 500 steps, in a baseline run here): past the suite's 900 s limit.
+# Its training is the point: a few minutes on 2 idle cores, but more than the suite's 900 s
+# limit with other jobs on them (store, then 400 of 500 steps, in a baseline run here).
 pytestmark = [pytest.mark.slow, pytest.mark.deepspeed, pytest.mark.timeout(1800)]
 
 

@@ -1,13 +1,13 @@
-"""``predict --blend`` on a synthetic day (2020-06-10, a G17 M1 scan every 30 minutes, the
-demo's bands and weather) with the tiny model trained as the demo trains it
+"""``predict --blend`` on a synthetic day (2020-06-10, a G17 M1 scan every hour, the
+demo's bands and weather) with the tiny model trained on the demo's data
 (``conftest.learned``): the observed visible by day, the synthetic by night, and a 24-hour
 loop without a seam.
 
 The seam is the model's bias at the terminator, which no blend removes (it spreads it over
 the band): a model unbiased on the weather it is shown joins the daylight without a jump.
-Shown a weather it did not train on (``--weather persistent``), the same model is 0.06 too
-bright by night, and its loop steps by 0.043 across dusk against 0.019 between daylight
-frames (measured; docs/inference.md)."""
+Shown a weather it did not train on (``--weather persistent``), the demo's model (500 steps)
+is 0.06 too bright by night, and its loop steps by 0.043 across dusk against 0.019 between
+daylight frames (measured; docs/inference.md)."""
 
 import subprocess
 import sys
@@ -41,9 +41,9 @@ class Day:
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory) -> Day:
-    """48 scans of one day: about 40 s to generate and 20 s to preprocess on one core."""
+    """24 scans of one day: about 20 s to generate and 5 s to preprocess on one core."""
     root = tmp_path_factory.mktemp("day")
-    archive = write_synthetic(root / "abi", DAY, DAY, 0.5)
+    archive = write_synthetic(root / "abi", DAY, DAY, 1)
     return Day(archive, preprocess_here(archive, root / "store.zarr", "2020"))
 
 
@@ -123,7 +123,7 @@ def _seam(out: xr.Dataset) -> dict:
 
 @pytest.fixture(scope="module")
 def loop(learned, day, tmp_path_factory) -> Path:
-    """The whole day with --blend, to CF netCDF (about 3 CPU minutes for 48 scans)."""
+    """The whole day with --blend, to CF netCDF (about 1.5 CPU minutes for 24 scans)."""
     out = tmp_path_factory.mktemp("loop") / "day.nc"
     cmd = ["--checkpoint", learned.run_dir, "--store", day.store, "--start", DAY, "--end", DAY]
     cmd += ["--output", out, "--blend", "--batch-size", 8]
@@ -138,11 +138,11 @@ def loop(learned, day, tmp_path_factory) -> Path:
 def test_store_range_blend(learned, day, loop):
     """Each frame at and around the terminators as the scan test has it; CF-1.11 clean."""
     out = xr.open_dataset(loop)
-    assert out.sizes["time"] == 48
+    assert out.sizes["time"] == 24
     model = Translator.load(learned.run_dir, "cpu")
     src = xr.open_zarr(day.store, consolidated=False).sel(time=out.time)
     dusk = np.flatnonzero(((out.synthetic_share > 0) & (out.synthetic_share < 1)).any(("y", "x")))
-    frames = np.unique(np.concatenate([dusk - 1, dusk, dusk + 1]).clip(0, 47))
+    frames = np.unique(np.concatenate([dusk - 1, dusk, dusk + 1]).clip(0, 23))
     part, src_part = out.isel(time=frames), src.isel(time=frames).load()
     ir = np.stack([src_part[b].values for b in model.data_cfg.input_bands], axis=1)
     synthetic = model.reflectance(ir)
@@ -174,7 +174,7 @@ def test_the_terminator_is_a_ramp(loop):
 
 def test_a_24_hour_loop_has_no_seam(loop):
     """Frame-to-frame change of the loop's mean brightness: no larger across the terminator
-    than between daylight frames (both at the day's 30-minute cadence)."""
+    than between daylight frames (both at the day's hourly cadence)."""
     seam = _seam(xr.open_dataset(loop))
     print(f"blended loop: {seam}")
     assert seam["terminator"] <= seam["day"], seam
