@@ -72,7 +72,7 @@ def _tracking_uri_restored():
         os.environ["MLFLOW_TRACKING_URI"] = before
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def mpiexec() -> str:
     """Path of the ``mpiexec`` on PATH (``make test`` puts the venv's bin first)."""
     path = shutil.which("mpiexec")
