@@ -108,13 +108,15 @@ def test_channels_last_is_in_effect_with_contiguous_weights():
 
 @pytest.mark.slow
 def test_regional_compile_gives_the_eager_losses():
+    """In NCHW: channels_last is checked against eager above, and both levers together run
+    through DeepSpeed below (a second inductor compile here, for NHWC strides, would double
+    this test's minute and a half)."""
     from torch._dynamo.utils import counters
 
     eager = _losses(False, "none", 2)
     counters.clear()
     _assert_close(_losses(False, "blocks", 2), eager, rtol=1e-4)
     assert counters["stats"]["unique_graphs"] >= 3, "compiled graphs ran, not eager"
-    _assert_close(_losses(True, "blocks", 2), eager, rtol=1e-4)
 
 
 @pytest.mark.slow
