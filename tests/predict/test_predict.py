@@ -329,14 +329,23 @@ def test_the_mlflow_model_is_predict(trained, tmp_path, capsys):
 
     args = ["--tracking-uri", trained.tracking_uri, "--store", trained.store]
     args += ["--start", "2020-05-01T18:00", "--end", "2020-05-01T22:00"]
-    by_dir = tmp_path / "dir.zarr"
-    assert _predict("--checkpoint", trained.run_dir, *args, "--output", by_dir).returncode == 0
+    outs = []
     for uri in (f"runs:/{trained.run_id}/generator", f"models:/{REGISTERED}/1"):
-        out = tmp_path / f"{uri.split(':')[0]}.zarr"
-        proc = _predict("--checkpoint", uri, *args, "--output", out)
+        outs.append(tmp_path / f"{uri.split(':')[0]}.zarr")
+        proc = _predict("--checkpoint", uri, *args, "--output", outs[-1])
         assert proc.returncode == 0, proc.stderr[-3000:]
-        for c in "RGB":
-            np.testing.assert_array_equal(xr.open_zarr(out)[c], xr.open_zarr(by_dir)[c])
+    runs, models = (xr.open_zarr(out) for out in outs)
+    src = xr.open_zarr(trained.store, consolidated=False).sel(time=runs.time)
+    # what --checkpoint RUN_DIR predicts (test_store_range_to_zarr): the run folder's model
+    want = Translator.load(trained.run_dir, "cpu").reflectance(
+        np.stack([src[b].values for b in BANDS], axis=1)
+    )
+    valid = np.all([np.isfinite(src[b]) for b in BANDS], axis=0)
+    assert runs.sizes["time"] >= 2 and valid.any()
+    for i, c in enumerate("RGB"):
+        np.testing.assert_array_equal(models[c], runs[c])
+        np.testing.assert_array_equal(np.isfinite(runs[c]).values, valid)
+        np.testing.assert_allclose(runs[c].values[valid], want[:, i][valid], rtol=1e-5, atol=1e-6)
     from hpc_vqvae.predict import main  # in this process: a missing version is one line
 
     missing = f"models:/{REGISTERED}/7"
