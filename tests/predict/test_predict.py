@@ -322,7 +322,8 @@ def test_the_mlflow_model_is_predict(trained, tmp_path, capsys):
         day = src.isel(time=np.flatnonzero(src.written.values == 1)[:2])
         bt = np.stack([day[b].values for b in BANDS], axis=1).astype(np.float32)
     got = pyfunc.predict(bt)
-    want = Translator.load(trained.run_dir, "cpu").reflectance(bt)
+    model = Translator.load(trained.run_dir, "cpu")  # what --checkpoint RUN_DIR predicts with
+    want = model.reflectance(bt)
     valid = np.isfinite(bt).all(axis=1, keepdims=True) & np.ones((1, 3, 1, 1), bool)
     assert got.shape == want.shape and np.isnan(got[~valid]).all()
     np.testing.assert_allclose(got[valid], want[valid], rtol=1e-5, atol=1e-6)
@@ -336,10 +337,8 @@ def test_the_mlflow_model_is_predict(trained, tmp_path, capsys):
         assert proc.returncode == 0, proc.stderr[-3000:]
     runs, models = (xr.open_zarr(out) for out in outs)
     src = xr.open_zarr(trained.store, consolidated=False).sel(time=runs.time)
-    # what --checkpoint RUN_DIR predicts (test_store_range_to_zarr): the run folder's model
-    want = Translator.load(trained.run_dir, "cpu").reflectance(
-        np.stack([src[b].values for b in BANDS], axis=1)
-    )
+    # as --checkpoint RUN_DIR predicts it (test_store_range_to_zarr)
+    want = model.reflectance(np.stack([src[b].values for b in BANDS], axis=1))
     valid = np.all([np.isfinite(src[b]) for b in BANDS], axis=0)
     assert runs.sizes["time"] >= 2 and valid.any()
     for i, c in enumerate("RGB"):
