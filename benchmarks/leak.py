@@ -60,7 +60,7 @@ def build(work: Path, days: int) -> Path:
     return store
 
 
-def train(work: Path, store: Path, steps: int) -> dict[str, Path]:
+def train(work: Path, store: Path, steps: int, extra: list[str]) -> dict[str, Path]:
     """Both runs at once, one core each."""
     procs = {}
     for name, split in SPLITS.items():
@@ -69,7 +69,8 @@ def train(work: Path, store: Path, steps: int) -> dict[str, Path]:
             continue
         cmd = ["-m", "hpc_vqvae.train", "--config", str(REPO / "configs/tiny.yaml"), "--run-dir",
                str(run), f"data.store={store}", f"train.max_steps={steps}",
-               f"train.val_every={steps}", "train.log_every=100", *SPLIT, *split]  # fmt: skip
+               f"train.val_every={steps}", "train.log_every=100", *SPLIT, *split,
+               *extra]  # fmt: skip
         procs[name] = subprocess.Popen([sys.executable, *cmd], env=ENV, stdout=subprocess.DEVNULL,
                                        stderr=subprocess.PIPE, text=True)  # fmt: skip
     for proc in procs.values():
@@ -97,11 +98,12 @@ def main() -> None:
     p.add_argument("--work", type=Path, required=True)
     p.add_argument("--days", type=int, default=40)
     p.add_argument("--steps", type=int, default=500)
+    p.add_argument("--set", nargs="*", default=[], help="more config overrides for both runs")
     args = p.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     t0 = datetime.now()
     store = build(args.work, args.days)
-    runs = train(args.work, store, args.steps)
+    runs = train(args.work, store, args.steps, args.set)
     record = {n: json.loads((r / "run.json").read_text())["split"] for n, r in runs.items()}
     print(f"{args.days} days, {args.steps} steps; RMSE (model's convention), whole days\n")
     print("| leaky split's test day | default model | leaky model |\n| --- | --- | --- |")

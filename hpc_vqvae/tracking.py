@@ -29,9 +29,12 @@ MLflow's own "View experiment at" line (the GenAI page) is switched off by ``qui
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -76,6 +79,29 @@ def beside(run_dir: Path) -> str:
 def missing_db(uri: str) -> bool:
     """A SQLite URI whose file is not there (which MLflow would create, empty)."""
     return uri.startswith(SQLITE) and not Path(uri.removeprefix(SQLITE)).is_file()
+
+
+@contextmanager
+def first_use(uri: str) -> Iterator[None]:
+    """One process at a time on this SQLite database (an exclusive ``flock`` on its folder)
+    while it opens it and finds or makes its experiment. Two trainers that create the same
+    fresh database at once fail in MLflow's migrations (alembic), and two that make the same
+    experiment at once fail on its name: a job array of runs started in one folder does both.
+    Logging afterwards is safe without it. A server serialises on its own; a file system
+    without ``flock`` goes on unlocked, as MLflow alone would."""
+    folder = Path(uri.removeprefix(SQLITE).split("?")[0]).parent
+    if not uri.startswith(SQLITE) or not folder.is_dir():
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def require(uri: str) -> None:

@@ -68,10 +68,12 @@ class Tracker:
     ):
         from mlflow.entities import Param, RunTag
 
-        self.client = tracking.client(uri)  # one try per call: our thread retries
         self.uri = uri
+        with tracking.first_use(uri):
+            self.client = tracking.client(uri)  # one try per call: our thread retries
+            if run_id is None:
+                self.experiment_id = tracking.training_experiment(self.client, experiment)
         if run_id is None:
-            self.experiment_id = tracking.training_experiment(self.client, experiment)
             run = self.client.create_run(self.experiment_id, run_name=run_name)
             self.run_id = run.info.run_id
             items = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]

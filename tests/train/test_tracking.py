@@ -1,5 +1,7 @@
 """The tracker keeps training going when the MLflow server goes away, and catches up."""
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -44,3 +46,41 @@ def test_server_outage_is_survived_and_caught_up(tmp_path, monkeypatch):
         assert steps == [1, 2, 3] and run.info.status == "FINISHED"
     finally:
         stop_mlflow_server(server)
+
+
+CHILD = """
+import sys, time
+from pathlib import Path
+from hpc_vqvae.train.tracker import Tracker
+uri, folder, name = sys.argv[1:]
+(Path(folder) / f"ready-{name}").touch()
+while not (Path(folder) / "go").exists():
+    time.sleep(0.005)
+Tracker(uri, "at-once", name).close("FINISHED")
+"""
+
+
+def test_runs_started_at_once_share_a_fresh_database(tmp_path):
+    """A job array started in one folder: three trainers' trackers open the same SQLite file,
+    which none has created yet, at the same moment (MLflow alone fails in its migrations)."""
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    names = [f"run{i}" for i in range(3)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, uri, str(tmp_path), name],
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for name in names
+    ]
+    deadline = time.monotonic() + 300  # imports on a busy machine; not what is tested
+    while not all((tmp_path / f"ready-{n}").exists() for n in names):
+        assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
+        time.sleep(0.05)
+    (tmp_path / "go").touch()
+    errors = [p.communicate()[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], "\n".join(e[-1500:] for e in errors)
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("at-once").experiment_id])
+    assert sorted(r.info.run_name for r in runs) == names
+    assert {r.info.status for r in runs} == {"FINISHED"}
