@@ -8,8 +8,12 @@ from torch import nn
 
 
 def norm(channels: int) -> nn.GroupNorm:
-    """GroupNorm with up to 32 groups that divide the channel count (small test models too)."""
-    groups = next(g for g in (32, 16, 8, 4, 2, 1) if channels % g == 0)
+    """GroupNorm as taming's: 32 groups at its widths (128-512 channels, 4-16 a group). A
+    narrower model keeps at least 4 channels a group (tiny.yaml's 32 channels: 8 groups).
+    With one channel a group it is instance norm, which erases the level of a flat crop: the
+    temperature of a uniform cloud deck, all there is to tell that cloud's brightness by. The
+    tiny model could then not reproduce even a cloud it trained on (benchmarks/leak.py)."""
+    groups = next(g for g in (32, 16, 8, 4, 2, 1) if channels % g == 0 and channels // g >= 4)
     return nn.GroupNorm(groups, channels, eps=1e-6, affine=True)
 
 

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from hpc_vqvae.model import ModelConfig, VQModel, build_discriminator
+from hpc_vqvae.model.blocks import norm
 from hpc_vqvae.train.config import load_config
 from tests.helpers.real import REPO
 
@@ -67,3 +68,24 @@ def test_discriminator_norm_is_per_sample():
     disc = build_discriminator(TINY).train()
     vis, ir = torch.randn(4, 3, 32, 32), torch.randn(4, 3, 32, 32)
     assert torch.allclose(disc(vis, ir)[:2], disc(vis[:2], ir[:2]), atol=1e-6)
+
+
+def test_group_norm_is_taming_s_and_never_instance_norm():
+    """32 groups at taming's widths; at least 4 channels a group in narrower models."""
+    assert [norm(c).num_groups for c in (128, 256, 512)] == [32, 32, 32]
+    assert [norm(c).num_groups for c in (16, 32, 64)] == [4, 8, 16]
+    assert all(c // norm(c).num_groups >= 4 for c in range(4, 1025, 4))
+
+
+def test_a_flat_crop_keeps_its_level_through_the_norm():
+    """What conv_in makes of a uniform crop at temperature t: a constant a_c t + b_c in each
+    channel. Instance norm (one channel a group) maps every such crop to 0, whatever t; the
+    tiny model's norm still tells two temperatures apart."""
+    torch.manual_seed(0)
+    a, b = torch.randn(32, 1, 1), torch.randn(32, 1, 1)
+    layer = norm(32)
+
+    def normed(t: float) -> torch.Tensor:
+        return layer((a * t + b).expand(32, 8, 8)[None])
+
+    assert (normed(-0.5) - normed(0.5)).abs().mean() > 0.1
