@@ -1,4 +1,4 @@
-"""The method learns: the tiny config, trained by the real trainer on the demo's data for 300
+"""The method learns: the tiny config, trained by the real trainer on the demo's data for 200
 steps (``conftest.learned``), beats both baselines of ``python -m hpc_vqvae.evaluate`` on the
 held-out test days, in SSIM and RMSE on the reflectance scale. Run with -s to see the table."""
 
