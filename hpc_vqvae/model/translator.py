@@ -72,8 +72,9 @@ def translate_batch(model: Generator, ir: np.ndarray, tile: int, device: str = "
     tiles at its edges are blended like interior ones: without it the edge pixels came from
     the edge tiles' borders alone, where the network sees its zero padding. Where a model's
     answer for a pixel depends on which crop it sees it in, tiles still show as soft squares
-    (the tiny demo model does so in smooth ~260 K regions): that is the model's, not the
-    blend's. On a GPU the network runs under bf16 autocast."""
+    (the tiny model did so in smooth ~260 K regions while its GroupNorm had one channel a
+    group: model/blocks.py): that is the model's, not the blend's. On a GPU the network runs
+    under bf16 autocast."""
     if not np.isfinite(ir).all():
         raise ValueError("translate_batch takes network input, NaN filled: see Transform.input")
     n, c, h, w = ir.shape

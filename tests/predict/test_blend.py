@@ -6,7 +6,7 @@ loop without a seam.
 The seam is the model's bias at the terminator, which no blend removes (it spreads it over
 the band): a model unbiased on the weather it is shown joins the daylight without a jump.
 Shown a weather it did not train on (``--weather persistent``), the demo's model (500 steps)
-is 0.06 too bright by night, and its loop steps by 0.043 across dusk against 0.019 between
+is 0.07 too bright by night, and its loop steps by 0.071 across dusk against 0.022 between
 daylight frames (measured; docs/inference.md)."""
 
 import subprocess
