@@ -19,8 +19,9 @@ itself, trained twice by the real trainer.
   0.073 against 0.42; 0.19 with the default's blocks but no buffer).
 
 The local-solar-day rule matters only without a buffer: a 7-day buffer in UTC days is still
-more than 6.9 solar days, longer than any system lives. That one local afternoon is never cut
-in two is tested in test_split.py.
+more than 6.9 solar days, longer than any system lives. Without one (tiny.yaml) it is the
+guard: the last test fails when it is removed (UTC days cut a GOES-West afternoon, whose
+scans are minutes apart, between training and a scored day).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from hpc_vqvae.abi.projection import FixedGridProjection
 from hpc_vqvae.abi.synthetic.archive import _weather
 from hpc_vqvae.abi.synthetic.scene import Scene
 from hpc_vqvae.abi.synthetic.sectors import frame_for
-from hpc_vqvae.data.split import TEST, TRAIN, SplitSettings, assign_roles
+from hpc_vqvae.data.split import TEST, TRAIN, VAL, SplitSettings, assign_roles, split_days
+from hpc_vqvae.store import ScanTable
 from hpc_vqvae.train.config import load_config
 from tests.helpers.real import REPO
 
@@ -138,3 +140,35 @@ def test_a_memoriser_scores_better_on_a_leaky_splits_test_days(weather):
         f"\nmemoriser, cloud-core RMSE on the test days: default {default:.4f}, leaky {leaky:.4f}"
     )
     assert leaky < 0.5 * default, (default, leaky)
+
+
+def afternoon_roles(clock: str) -> list[set[int]]:
+    """tiny.yaml's rule (local solar days, no buffer) on 10 days of hourly scans of a sector
+    at 137 W, with the given clock: the roles that each local afternoon's scans (12-18 h local
+    mean time) were given."""
+    s = replace(load_config(REPO / "configs/tiny.yaml").data.split, clock=clock)
+    assert s.buffer_days == 0, "tiny.yaml's split has no buffer: the day rule is its guard"
+    time = np.datetime64("2021-03-01T00:00", "ns") + np.timedelta64(1, "h") * np.arange(240)
+    n, lon = len(time), -137.0
+    scans = ScanTable(
+        time, np.ones(n, np.int8), np.ones(n, np.float32), (500, 500), np.full(n, lon)
+    )
+    split = split_days(scans, s)
+    role = np.full(n, -1)
+    for r, name in ((TRAIN, "train"), (VAL, "val"), (TEST, "test")):
+        role[split.positions(name)] = r
+    local = time + np.timedelta64(int(lon / 15 * 3600), "s")
+    hour = (local - local.astype("datetime64[D]")).astype("timedelta64[h]").astype(int)
+    afternoon = (hour >= 12) & (hour < 18)
+    days = local.astype("datetime64[D]")
+    return [set(role[afternoon & (days == d)].tolist()) for d in np.unique(days[afternoon])]
+
+
+def test_without_a_buffer_the_solar_day_rule_keeps_each_afternoon_whole():
+    """Where the day rule is the only guard (tiny.yaml), an afternoon's scans, minutes apart
+    and nearly the same scene, never train and score at once. With UTC days the boundary
+    falls at 15 h local over GOES-West, and an afternoon is split between training and a
+    scored day."""
+    assert all(len(roles) == 1 for roles in afternoon_roles("solar"))
+    cut = [roles for roles in afternoon_roles("utc") if len(roles) > 1]
+    assert any(TRAIN in roles and roles & {VAL, TEST} for roles in cut), cut
