@@ -6,6 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+# GroupNorm's fewest channels a group. Models exported before 2026-12-07 had 1 (recorded in
+# their exports by its absence: model/exported.py regroups them).
+GROUP_CHANNELS = 4
+
 
 def norm(channels: int) -> nn.GroupNorm:
     """GroupNorm as taming's: 32 groups at its widths (128-512 channels, 4-16 a group). A
@@ -13,8 +17,22 @@ def norm(channels: int) -> nn.GroupNorm:
     With one channel a group it is instance norm, which erases the level of a flat crop: the
     temperature of a uniform cloud deck, all there is to tell that cloud's brightness by. The
     tiny model could then not reproduce even a cloud it trained on (benchmarks/leak.py)."""
-    groups = next(g for g in (32, 16, 8, 4, 2, 1) if channels % g == 0 and channels // g >= 4)
-    return nn.GroupNorm(groups, channels, eps=1e-6, affine=True)
+    return nn.GroupNorm(groups(channels), channels, eps=1e-6, affine=True)
+
+
+def groups(channels: int, group_channels: int = GROUP_CHANNELS) -> int:
+    """Up to 32 groups that divide ``channels``, each of at least ``group_channels``."""
+    return next(
+        g for g in (32, 16, 8, 4, 2, 1) if channels % g == 0 and channels // g >= group_channels
+    )
+
+
+def regroup(model: nn.Module, group_channels: int) -> None:
+    """Every GroupNorm of ``model`` as ``norm`` made it under another ``group_channels``
+    (the weights are per channel, so they fit either way)."""
+    for m in model.modules():
+        if isinstance(m, nn.GroupNorm):
+            m.num_groups = groups(m.num_channels, group_channels)
 
 
 class ResnetBlock(nn.Module):

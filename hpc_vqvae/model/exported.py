@@ -17,11 +17,15 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ..runs.layout import EXPORT_DIR
+from .blocks import GROUP_CHANNELS, regroup
 from .config import ModelConfig
 from .generator import Generator, build_generator
 
 WEIGHTS, META = "model.safetensors", "config.json"
 LEGACY = "generator.pt"
+# GroupNorm's fewest channels a group (model/blocks.py), in the meta: an export without it was
+# made with 1, and is loaded so.
+GROUP_CHANNELS_KEY = "norm_group_channels"
 
 
 def export_path(checkpoint: Path) -> Path:
@@ -45,6 +49,7 @@ def save_export(folder: Path, weights: dict[str, torch.Tensor], meta: dict) -> P
     tmp.mkdir(parents=True, exist_ok=True)
     tensors = {k: _fp32(v).contiguous().cpu() for k, v in weights.items()}
     save_file(tensors, tmp / WEIGHTS)
+    meta = {**meta, GROUP_CHANNELS_KEY: GROUP_CHANNELS}
     (tmp / META).write_text(json.dumps(meta, indent=2, default=str) + "\n")
     if folder.exists():
         for old in (folder / WEIGHTS, folder / META):
@@ -70,4 +75,6 @@ def load_generator(path: Path, device: str = "cpu") -> tuple[Generator, dict]:
         weights = meta.pop("generator")
     model = build_generator(ModelConfig(**meta["config"]["model"]))
     model.load_state_dict(weights)
+    if meta.get(GROUP_CHANNELS_KEY, 1) != GROUP_CHANNELS:  # as it trained
+        regroup(model, meta.get(GROUP_CHANNELS_KEY, 1))
     return model.to(device).eval(), meta

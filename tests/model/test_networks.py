@@ -1,8 +1,11 @@
+import json
+
 import pytest
 import torch
 
 from hpc_vqvae.model import ModelConfig, VQModel, build_discriminator
-from hpc_vqvae.model.blocks import norm
+from hpc_vqvae.model.blocks import norm, regroup
+from hpc_vqvae.model.exported import GROUP_CHANNELS_KEY, META, load_generator, save_export
 from hpc_vqvae.train.config import load_config
 from tests.helpers.real import REPO
 
@@ -89,3 +92,24 @@ def test_a_flat_crop_keeps_its_level_through_the_norm():
         return layer((a * t + b).expand(32, 8, 8)[None])
 
     assert (normed(-0.5) - normed(0.5)).abs().mean() > 0.1
+
+
+def test_an_export_from_before_the_change_loads_as_it_trained(tmp_path):
+    """An export made with one channel a group (no ``norm_group_channels`` in its meta) runs
+    with one channel a group: the same weights under the new grouping give other outputs."""
+    torch.manual_seed(0)
+    cfg = load_config(REPO / "configs/tiny.yaml").model
+    old = VQModel(cfg)
+    regroup(old, 1)
+    assert old.encoder.norm_out.num_groups == 32  # of 64 channels: the old rule, up to 32
+    save_export(tmp_path / "e", old.state_dict(), {"config": {"model": cfg.model_dump()}})
+    meta = json.loads((tmp_path / "e" / META).read_text())
+    assert meta.pop(GROUP_CHANNELS_KEY) == 4  # what a new export records
+    (tmp_path / "e" / META).write_text(json.dumps(meta))  # as an old export has it
+    loaded, _ = load_generator(tmp_path / "e")
+    ir = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        want = old.eval()(ir)[0]
+        assert torch.equal(loaded(ir)[0], want)
+        regroup(loaded, 4)
+        assert not torch.allclose(loaded(ir)[0], want, atol=1e-3)
